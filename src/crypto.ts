@@ -1,0 +1,101 @@
+/**
+ * The project's one facade over `node:crypto`. Nothing else imports `node:crypto`, so every primitive in use can be
+ * read in one place. Secrets go in and come out as Buffers; callers wipe them with {@link wipe} in `finally`.
+ */
+import * as nodeCrypto from 'node:crypto';
+
+/** Length in bytes of an AES-256 key. */
+export const AES_KEY_LENGTH = 32;
+/** Length in bytes of an AES-GCM nonce (96 bits, NIST SP 800-38D's recommended size). */
+export const GCM_NONCE_LENGTH = 12;
+/** Length in bytes of an AES-GCM authentication tag. */
+export const GCM_TAG_LENGTH = 16;
+/** SHA-256 output length, also HKDF-SHA256's HashLen (RFC 5869 §2.2). */
+export const SHA256_LENGTH = 32;
+
+/** Cryptographically secure random bytes. */
+export function randomBytes(length: number): Buffer {
+  return nodeCrypto.randomBytes(length);
+}
+
+/** A uniformly random integer in [0, max). */
+export function randomInt(max: number): number {
+  return nodeCrypto.randomInt(max);
+}
+
+/** A random RFC 4122 version 4 UUID. */
+export function randomUUID(): string {
+  return nodeCrypto.randomUUID();
+}
+
+/**
+ * HKDF with SHA-256 (RFC 5869): Extract with `salt`, then Expand with `info` to `length` bytes.
+ * Never skips Extract: the hook's IKM is of unknown quality.
+ */
+export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array | string, length: number): Buffer {
+  const infoBytes = typeof info === 'string' ? Buffer.from(info, 'utf8') : info;
+  return Buffer.from(nodeCrypto.hkdfSync('sha256', ikm, salt, infoBytes, length));
+}
+
+/** Output of {@link aesGcmEncrypt}. */
+export interface GcmSealed {
+  ciphertext: Buffer;
+  tag: Buffer;
+}
+
+/** AES-256-GCM encryption with a 12-byte nonce and optional additional authenticated data. */
+export function aesGcmEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): GcmSealed {
+  const cipher = nodeCrypto.createCipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_LENGTH });
+  if (aad !== undefined) cipher.setAAD(aad);
+  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return { ciphertext, tag: cipher.getAuthTag() };
+}
+
+/**
+ * AES-256-GCM decryption. Returns `undefined` when authentication fails (wrong key, wrong AAD or altered bytes):
+ * callers turn that into their own domain error, so a failure never leaks which part was wrong.
+ */
+export function aesGcmDecrypt(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ciphertext: Uint8Array,
+  tag: Uint8Array,
+  aad?: Uint8Array,
+): Buffer | undefined {
+  if (tag.length !== GCM_TAG_LENGTH) return undefined;
+  const decipher = nodeCrypto.createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_LENGTH });
+  if (aad !== undefined) decipher.setAAD(aad);
+  decipher.setAuthTag(tag);
+  const first = decipher.update(ciphertext);
+  try {
+    const last = decipher.final();
+    return Buffer.concat([first, last]);
+  } catch {
+    first.fill(0);
+    return undefined;
+  }
+}
+
+/** SHA-256 of the given bytes. */
+export function sha256(data: Uint8Array | string): Buffer {
+  return nodeCrypto.createHash('sha256').update(data).digest();
+}
+
+/** HMAC-SHA256 of `data` under `key`. */
+export function hmacSha256(key: Uint8Array, data: Uint8Array | string): Buffer {
+  return nodeCrypto.createHmac('sha256', key).update(data).digest();
+}
+
+/** Constant-time comparison; unequal lengths compare unequal (the length itself is not secret here). */
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  return nodeCrypto.timingSafeEqual(a, b);
+}
+
+/** Overwrite secret bytes with zeros. Accepts `undefined` so it can be called unconditionally in `finally`. */
+export function wipe(...buffers: (Uint8Array | undefined | null)[]): void {
+  for (const b of buffers) b?.fill(0);
+}
+
+/** Re-export of Node's X509 and key helpers needed for TLS files, kept behind the facade. */
+export const createPrivateKey = nodeCrypto.createPrivateKey;
