@@ -56,3 +56,31 @@ export function listChildren(keys: Iterable<string>, prefix: string): string[] {
   }
   return [...out].sort();
 }
+
+/** A view of another {@link Storage} with every key under `prefix` (which ends with `/`): a mount's own namespace. */
+export class PrefixedStorage implements Storage {
+  private readonly inner: Storage;
+  private readonly prefix: string;
+
+  constructor(inner: Storage, prefix: string) {
+    this.inner = inner;
+    this.prefix = prefix;
+    if (!prefix.endsWith('/')) throw new Error('storage prefix must end with "/"');
+  }
+
+  get(key: string): Promise<Buffer | undefined> {
+    return this.inner.get(this.prefix + key);
+  }
+
+  put(key: string, value: Buffer): Promise<void> {
+    return this.inner.put(this.prefix + key, value);
+  }
+
+  delete(key: string): Promise<void> {
+    return this.inner.delete(this.prefix + key);
+  }
+
+  list(prefix: string): Promise<string[]> {
+    return this.inner.list(this.prefix + prefix);
+  }
+}
