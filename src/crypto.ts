@@ -99,3 +99,24 @@ export function wipe(...buffers: (Uint8Array | undefined | null)[]): void {
 
 /** Re-export of Node's X509 and key helpers needed for TLS files, kept behind the facade. */
 export const createPrivateKey = nodeCrypto.createPrivateKey;
+
+/** The 62 characters of Vault's base62 alphabet (digits, upper case, lower case). */
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/**
+ * A uniformly random string of `length` base62 characters (token ids, accessors, OTPs). Rejection sampling on random
+ * bytes (values ≥ 248 are dropped) keeps every character exactly 1/62 likely.
+ */
+export function randomBase62(length: number): string {
+  if (!Number.isInteger(length) || length < 0) throw new RangeError('length must be a non-negative integer');
+  let out = '';
+  while (out.length < length) {
+    const bytes = nodeCrypto.randomBytes(Math.max(16, (length - out.length) * 2));
+    for (const b of bytes) {
+      if (b >= 248) continue;
+      out += BASE62.charAt(b % 62);
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}

@@ -29,6 +29,8 @@ export type ErrorCode =
   | 'SALT_MISSING'
   | 'SALT_MALFORMED'
   | 'PROTECTED_FILE_MALFORMED'
+  | 'SALT_PENDING'
+  | 'KEYFILE_FORMAT_MISMATCH'
   // file system
   | 'IO'
   | 'UNSAFE_PERMISSIONS'
@@ -40,6 +42,13 @@ export type ErrorCode =
   | 'STORE_INITIALIZED_NO_KEYFILE'
   | 'UNSEAL_REJECTED'
   | 'ROOT_GENERATION_FAILED'
+  // boot flow (bootstrap, watch, demo)
+  | 'STORE_KEYFILE_MISMATCH'
+  | 'ABORTED'
+  | 'DEMO_FAILED'
+  // embedded store core (barrier, durable storage)
+  | 'STORE_CORRUPT'
+  | 'STORE_LOCKED'
   // anything that should never happen
   | 'INTERNAL';
 

@@ -1,0 +1,128 @@
+/**
+ * The flow's use of the key file: save new shares durably and verify them by reading back BEFORE any unseal (EdgeX
+ * defect 1); load and decrypt them whenever they are needed, including when the store is already unsealed (defect 2);
+ * detect plaintext vs encrypted and act (defect 5): plaintext + hook → migrate in place (atomic, verified); encrypted
+ * + no hook → refuse; never write shares or a root token in plaintext while a hook is set (defects 3 and 7).
+ */
+import { SecretStoreError } from '../errors.js';
+import { constantTimeEqual, wipe } from '../crypto.js';
+import type { Logger } from '../log.js';
+import type { WriteFormat } from '../config.js';
+import {
+  inspectKeyFile,
+  readKeyFile,
+  writeKeyFile,
+  type InitSecrets,
+  type KeyFileLocation,
+  type KeyFileSummary,
+} from '../keyfile/keyfile.js';
+import type { LazyIkm } from './ikm.js';
+
+/** How the flow reaches the key file. */
+export interface KeyFileAccess {
+  loc: KeyFileLocation;
+  ikm: LazyIkm;
+  /** Format for encrypted writes (v2 default, or edgex). */
+  format: WriteFormat;
+  /** RevokeRootTokens: when true, a root token found in the file is removed from it. */
+  revokeRootTokens: boolean;
+  log: Logger;
+}
+
+/** Wipes every secret buffer of `secrets`. */
+export function wipeSecrets(secrets: InitSecrets | undefined): void {
+  if (secrets === undefined) return;
+  wipe(...secrets.shares, secrets.rootToken);
+}
+
+function sameSecrets(a: InitSecrets, b: InitSecrets): boolean {
+  if (a.shares.length !== b.shares.length) return false;
+  let same = true;
+  a.shares.forEach((s, i) => {
+    const o = b.shares[i];
+    same = o !== undefined && constantTimeEqual(s, o) && same;
+  });
+  if ((a.rootToken === undefined) !== (b.rootToken === undefined)) return false;
+  if (a.rootToken !== undefined && b.rootToken !== undefined) same = constantTimeEqual(a.rootToken, b.rootToken) && same;
+  return same;
+}
+
+/** Reads the file back (decrypting with the same IKM) and compares it with what was meant to be written. */
+export async function verifyKeyFile(access: KeyFileAccess, expected: InitSecrets): Promise<KeyFileSummary> {
+  const ikm = await access.ikm.get();
+  const { secrets, summary } = await readKeyFile(access.loc, ikm);
+  try {
+    if (!sameSecrets(secrets, expected)) {
+      throw new SecretStoreError(
+        'KEYFILE_VERIFY_FAILED',
+        `the key file ${summary.path} did not read back as written; the store was NOT unsealed — check the disk and rerun`,
+      );
+    }
+    if (access.ikm.configured && (!summary.encrypted || (summary.hasRootToken && !summary.rootTokenEncrypted))) {
+      throw new SecretStoreError('KEYFILE_VERIFY_FAILED', `the key file ${summary.path} holds plaintext secrets although an IKM hook is set`);
+    }
+    return summary;
+  } finally {
+    wipeSecrets(secrets);
+  }
+}
+
+/** Writes `secrets` (encrypted when a hook is set, else plaintext as EdgeX does) and verifies by reading back. */
+export async function saveSecrets(access: KeyFileAccess, secrets: InitSecrets, event: string): Promise<KeyFileSummary> {
+  const ikm = await access.ikm.get();
+  if (ikm === undefined) {
+    access.log.warn('no IKM hook configured (EDGEX_IKM_HOOK): the unseal key shares are stored in PLAINTEXT', {
+      dir: access.loc.dir,
+    });
+  }
+  const written = await writeKeyFile(access.loc, secrets, ikm === undefined ? { format: 'plaintext' } : { format: access.format, ikm });
+  access.log.info(event, { path: written.path, format: written.format, encrypted: written.encrypted, shares: written.shareCount });
+  const summary = await verifyKeyFile(access, secrets);
+  access.log.info('key file verified', { path: summary.path, format: summary.format, encrypted: summary.encrypted });
+  return summary;
+}
+
+/** What {@link loadSecrets} found and did. */
+export interface LoadedSecrets {
+  secrets: InitSecrets;
+  summary: KeyFileSummary;
+  /** The file was rewritten: plaintext → encrypted, or a stored root token removed. */
+  rewritten: 'migrated' | 'root-token-removed' | undefined;
+}
+
+/**
+ * Loads and decrypts the key file; `undefined` when there is none. Refuses (no change anywhere) when the file is
+ * encrypted and no hook is set, or the IKM is wrong (readKeyFile's KEYFILE_WRONG_IKM).
+ */
+export async function loadSecrets(access: KeyFileAccess): Promise<LoadedSecrets | undefined> {
+  const found = await inspectKeyFile(access.loc);
+  if (found === undefined) return undefined;
+  if (found.encrypted && !access.ikm.configured) {
+    throw new SecretStoreError(
+      'KEYFILE_ENCRYPTED_NO_HOOK',
+      `the key file ${found.path} is encrypted but no IKM hook is configured; set EDGEX_IKM_HOOK to the hook that encrypted it (nothing was changed)`,
+    );
+  }
+  const ikm = found.encrypted ? await access.ikm.get() : undefined;
+  const { secrets, summary } = await readKeyFile(access.loc, ikm);
+  try {
+    access.log.info('key file loaded', { path: summary.path, format: summary.format, encrypted: summary.encrypted, shares: summary.shareCount });
+    let rewritten: LoadedSecrets['rewritten'];
+    let next = secrets;
+    if (access.revokeRootTokens && secrets.rootToken !== undefined) {
+      next = { shares: secrets.shares, ...(secrets.threshold === undefined ? {} : { threshold: secrets.threshold }) };
+      rewritten = 'root-token-removed';
+    }
+    // Plaintext shares, or a root token EdgeX left in plaintext beside encrypted shares (defect 7), while a hook is set.
+    const plaintextRoot = next.rootToken !== undefined && !summary.rootTokenEncrypted;
+    if (access.ikm.configured && (!summary.encrypted || plaintextRoot)) rewritten = 'migrated';
+    if (rewritten === undefined) return { secrets, summary, rewritten };
+    const event = rewritten === 'migrated' ? 'key file migrated to encrypted' : 'stored root token removed from the key file';
+    const newSummary = await saveSecrets(access, next, event);
+    if (next !== secrets) wipe(secrets.rootToken);
+    return { secrets: next, summary: newSummary, rewritten };
+  } catch (err) {
+    wipeSecrets(secrets);
+    throw err;
+  }
+}

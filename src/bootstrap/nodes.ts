@@ -1,0 +1,31 @@
+/**
+ * The nodes the flow talks to. Internally always a list (`nodes: URL[]`): one node today; several nodes of one
+ * cluster are handled by initializing through the first and unsealing each, with no change to the flow.
+ */
+import { readFile } from 'node:fs/promises';
+import { SecretStoreError, describeCause } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { SecretStoreConfig } from '../config.js';
+import { VaultClient } from '../vault/client.js';
+
+/** One client per configured node, sharing the CA bundle, timeouts and abort signal. */
+export async function makeClients(config: SecretStoreConfig, log: Logger, signal?: AbortSignal): Promise<VaultClient[]> {
+  let ca: Buffer | undefined;
+  if (config.caFilePath !== '') {
+    try {
+      ca = await readFile(config.caFilePath);
+    } catch (err) {
+      throw new SecretStoreError('CONFIG', `cannot read CaFilePath ${config.caFilePath} (${describeCause(err)})`);
+    }
+  }
+  return config.nodes.map(
+    (address) =>
+      new VaultClient({
+        address,
+        ...(ca === undefined ? {} : { ca }),
+        timeoutMs: config.requestTimeoutSeconds * 1000,
+        log,
+        ...(signal === undefined ? {} : { signal }),
+      }),
+  );
+}

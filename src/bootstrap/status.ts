@@ -1,0 +1,98 @@
+/**
+ * `status`: what an operator needs at a glance — per node (reachable, initialized, sealed, unseal progress, version)
+ * and the key file's state (format, encrypted, share count, threshold, salt present, hook configured). It never
+ * runs the hook and never reads a secret: the key file is only inspected.
+ */
+import { isSecretStoreError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { SecretStoreConfig } from '../config.js';
+import { inspectKeyFile, type KeyFileSummary } from '../keyfile/keyfile.js';
+import { makeClients } from './nodes.js';
+import { keyFileLocation } from './flow.js';
+
+/** One node's state. */
+export interface NodeStatus {
+  address: string;
+  reachable: boolean;
+  initialized?: boolean;
+  sealed?: boolean;
+  threshold?: number;
+  shares?: number;
+  progress?: number;
+  version?: string;
+  error?: string;
+}
+
+/** The whole report. */
+export interface StatusReport {
+  nodes: NodeStatus[];
+  keyFile: {
+    path: string;
+    present: boolean;
+    summary?: KeyFileSummary;
+    error?: string;
+  };
+  hook: { configured: boolean; path?: string };
+}
+
+/** Gathers the report; unreachable nodes and unreadable key files are reported, not thrown. */
+export async function gatherStatus(config: SecretStoreConfig, env: NodeJS.ProcessEnv, log: Logger): Promise<StatusReport> {
+  const clients = await makeClients({ ...config, requestTimeoutSeconds: Math.min(config.requestTimeoutSeconds, 5) }, log);
+  const nodes = await Promise.all(
+    clients.map(async (client): Promise<NodeStatus> => {
+      try {
+        const s = await client.sealStatus();
+        return {
+          address: client.address,
+          reachable: true,
+          initialized: s.initialized,
+          sealed: s.sealed,
+          threshold: s.t,
+          shares: s.n,
+          progress: s.progress,
+          version: s.version,
+        };
+      } catch (err) {
+        return { address: client.address, reachable: false, error: isSecretStoreError(err) ? err.message : 'unexpected error' };
+      }
+    }),
+  );
+  const loc = keyFileLocation(config);
+  const path = `${loc.dir}/${loc.file ?? ''}`;
+  let keyFile: StatusReport['keyFile'];
+  try {
+    const summary = await inspectKeyFile(loc);
+    keyFile = summary === undefined ? { path, present: false } : { path, present: true, summary };
+  } catch (err) {
+    keyFile = { path, present: true, error: isSecretStoreError(err) ? `${err.code}: ${err.message}` : 'unexpected error' };
+  }
+  const hookPath = env.EDGEX_IKM_HOOK;
+  const hook = hookPath !== undefined && hookPath !== '' ? { configured: true, path: hookPath } : { configured: false };
+  return { nodes, keyFile, hook };
+}
+
+/** Human-readable rendering of {@link StatusReport}. */
+export function renderStatus(report: StatusReport): string {
+  const lines: string[] = [];
+  for (const n of report.nodes) {
+    if (!n.reachable) {
+      lines.push(`node ${n.address}: unreachable (${n.error ?? 'no answer'})`);
+      continue;
+    }
+    const state = n.initialized !== true ? 'not initialized' : n.sealed === true ? `sealed (unseal progress ${n.progress ?? 0}/${n.threshold ?? 0})` : 'unsealed';
+    lines.push(`node ${n.address}: ${state}; threshold ${n.threshold ?? 0} of ${n.shares ?? 0} shares; version ${n.version || 'unknown'}`);
+  }
+  const k = report.keyFile;
+  if (!k.present) lines.push(`key file ${k.path}: absent`);
+  else if (k.summary === undefined) lines.push(`key file ${k.path}: unreadable (${k.error ?? 'unknown error'})`);
+  else {
+    const s = k.summary;
+    lines.push(
+      `key file ${s.path}: format ${s.format}${s.edgexLabel === undefined ? '' : ` (${s.edgexLabel} labels)`}, ` +
+        `${s.encrypted ? 'encrypted' : 'PLAINTEXT'}, ${s.shareCount} shares, threshold ${s.threshold ?? 'not recorded'}, ` +
+        `salt ${s.saltPresent ? 'present' : 'absent'}, root token ${s.hasRootToken ? (s.rootTokenEncrypted ? 'stored encrypted' : 'stored in PLAINTEXT') : 'not stored'}`,
+    );
+  }
+  lines.push(report.hook.configured ? `IKM hook: ${report.hook.path ?? ''}` : 'IKM hook: not configured (EDGEX_IKM_HOOK unset; no encryption)');
+  return lines.join('\n') + '\n';
+}

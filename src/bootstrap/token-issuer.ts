@@ -1,0 +1,128 @@
+/**
+ * The token-issuing ("token provider admin") token: policy `privileged-token-creator` and an orphan periodic token
+ * (period 1h) holding it, written as Vault's token-create response JSON — as EdgeX writes it — to
+ * TokenProviderAdminTokenPath (folder 0700, file 0600, atomic). A new token is issued on every boot (the previous
+ * one's accessor is read from the old file and revoked once the new file is in place).
+ */
+import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { SecretStoreError, describeCause } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { VaultClient } from '../vault/client.js';
+import { writeFileAtomic } from '../keyfile/atomic-write.js';
+
+/** The policy name EdgeX uses. */
+export const TOKEN_CREATOR_POLICY_NAME = 'privileged-token-creator';
+
+/**
+ * What EdgeX grants the token provider: create tokens (sudo, so child tokens may carry policies the creator lacks),
+ * manage the per-service `edgex-service-*` policies, list policies; plus EdgeX 4's identity/userpass paths for
+ * per-service logins. Nothing else: it cannot read secrets or touch `sys/` beyond that.
+ */
+export const TOKEN_CREATOR_POLICY = `# Managed by secretstore-setup: the token provider's admin policy (EdgeX "privileged-token-creator").
+path "auth/token/create" {
+  capabilities = ["create", "update", "sudo"]
+}
+path "auth/token/create-orphan" {
+  capabilities = ["create", "update", "sudo"]
+}
+path "auth/token/create/*" {
+  capabilities = ["create", "update", "sudo"]
+}
+path "sys/policies/acl/edgex-service-*" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+path "sys/policies/acl" {
+  capabilities = ["list"]
+}
+path "identity/entity/name" {
+  capabilities = ["list"]
+}
+path "identity/entity/name/*" {
+  capabilities = ["create", "update", "read"]
+}
+path "identity/entity-alias" {
+  capabilities = ["create", "update"]
+}
+path "identity/oidc/role" {
+  capabilities = ["list"]
+}
+path "identity/oidc/role/*" {
+  capabilities = ["create", "update"]
+}
+path "auth/userpass/users/*" {
+  capabilities = ["create", "update"]
+}
+path "sys/auth" {
+  capabilities = ["read"]
+}
+`;
+
+/** The accessor recorded in an existing token file, if it is one of ours and readable. */
+async function previousAccessor(path: string, log: Logger): Promise<string | undefined> {
+  let raw: Buffer;
+  try {
+    raw = await readFile(path);
+  } catch {
+    return undefined;
+  }
+  try {
+    const doc: unknown = JSON.parse(raw.toString('utf8'));
+    if (typeof doc !== 'object' || doc === null) return undefined;
+    const auth = (doc as { auth?: unknown }).auth;
+    if (typeof auth !== 'object' || auth === null) return undefined;
+    const accessor = (auth as { accessor?: unknown }).accessor;
+    return typeof accessor === 'string' && accessor !== '' ? accessor : undefined;
+  } catch {
+    log.warn('the previous token-issuing token file is not JSON; it will be replaced', { path });
+    return undefined;
+  } finally {
+    raw.fill(0);
+  }
+}
+
+/** Result of {@link issueAdminToken}: where the token went and its (non-secret) accessor. */
+export interface IssuedToken {
+  path: string;
+  accessor: string;
+  previousRevoked: boolean;
+}
+
+/** Writes the policy, creates the token, writes the file, revokes the previous token. */
+export async function issueAdminToken(client: VaultClient, rootToken: string, path: string, log: Logger): Promise<IssuedToken> {
+  await client.putPolicy(rootToken, TOKEN_CREATOR_POLICY_NAME, TOKEN_CREATOR_POLICY);
+  log.info('policy written', { policy: TOKEN_CREATOR_POLICY_NAME });
+  const previous = await previousAccessor(path, log);
+  const { auth, response } = await client.createToken(
+    rootToken,
+    {
+      policies: [TOKEN_CREATOR_POLICY_NAME],
+      period: '1h',
+      renewable: true,
+      display_name: 'token-provider-admin',
+      meta: { creator: 'secretstore-setup' },
+    },
+    true,
+  );
+  const dir = dirname(path);
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+  } catch (err) {
+    throw new SecretStoreError('IO', `cannot create folder ${dir} for the token-issuing token (${describeCause(err)})`);
+  }
+  const data = Buffer.from(JSON.stringify(response) + '\n', 'utf8');
+  try {
+    await writeFileAtomic(path, data, 0o600);
+  } finally {
+    data.fill(0);
+  }
+  log.info('token-issuing token written', { path, accessor: auth.accessor, policy: TOKEN_CREATOR_POLICY_NAME, period: '1h' });
+  let previousRevoked = false;
+  if (previous !== undefined && previous !== auth.accessor) {
+    await client.revokeAccessor(rootToken, previous);
+    previousRevoked = true;
+    log.info('previous token-issuing token revoked', { accessor: previous });
+  }
+  return { path, accessor: auth.accessor, previousRevoked };
+}

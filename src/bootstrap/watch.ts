@@ -1,0 +1,132 @@
+/**
+ * The unseal daemon (`watch`; EdgeX issue #1944, defect 10): keeps every listed node unsealed. Each node is
+ * checked every interval; a sealed node (restarted) is unsealed within one interval. The IKM is fetched only when an
+ * unseal is needed — a fresh hook run each time, since a hook may release it a limited number of times per boot —
+ * and wiped right after. Errors back off exponentially per node (interval × 2^n, capped). The key file is only
+ * read, never rewritten (that is bootstrap's job), so watch can run beside it.
+ */
+import { SecretStoreError, isSecretStoreError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { SecretStoreConfig } from '../config.js';
+import type { IkmSource } from '../vmk/ikm-hook.js';
+import { inspectKeyFile, readKeyFile } from '../keyfile/keyfile.js';
+import type { VaultClient } from '../vault/client.js';
+import { LazyIkm } from './ikm.js';
+import { makeClients } from './nodes.js';
+import { unsealNode } from './unseal.js';
+import { wipeSecrets } from './key-store.js';
+import { keyFileLocation } from './flow.js';
+import type { WatchMetrics } from './metrics.js';
+import { delay } from './wait.js';
+
+/** Inputs of {@link runWatch}. */
+export interface WatchOptions {
+  config: SecretStoreConfig;
+  /** A new IKM source per unseal (undefined = no hook). */
+  ikmSource: () => IkmSource | undefined;
+  metrics: WatchMetrics;
+  log: Logger;
+  /** Stops the loop. */
+  signal: AbortSignal;
+  /** Check interval in milliseconds. */
+  intervalMs: number;
+  /** Cap of the error backoff in milliseconds (default 5 minutes). */
+  maxBackoffMs?: number;
+  /** Stop after this many rounds (tests); forever by default. */
+  maxRounds?: number;
+}
+
+/** Checks one node and unseals it when needed. Throws on failure (the caller counts and backs off). */
+export async function checkNode(client: VaultClient, options: Omit<WatchOptions, 'intervalMs' | 'signal' | 'maxRounds'>): Promise<void> {
+  const state = options.metrics.node(client.address);
+  let status;
+  try {
+    status = await client.sealStatus();
+  } catch (err) {
+    state.reachable = false;
+    state.sealed = undefined;
+    throw err;
+  }
+  state.reachable = true;
+  state.lastCheck = Math.floor(Date.now() / 1000);
+  state.sealed = status.sealed;
+  if (!status.initialized) {
+    throw new SecretStoreError('STORE_NOT_INITIALIZED', `the secret store at ${client.address} is not initialized; run secretstore-setup bootstrap`);
+  }
+  if (!status.sealed) return;
+  state.unsealAttempts++;
+  options.log.info('node sealed; unsealing', { node: client.address });
+  const loc = keyFileLocation(options.config);
+  const ikm = new LazyIkm(options.ikmSource());
+  try {
+    const summary = await inspectKeyFile(loc);
+    if (summary === undefined) {
+      throw new SecretStoreError('KEYFILE_NOT_FOUND', `no key file at ${loc.dir}/${loc.file ?? ''}; run secretstore-setup bootstrap first`);
+    }
+    if (summary.encrypted && !ikm.configured) {
+      throw new SecretStoreError('KEYFILE_ENCRYPTED_NO_HOOK', `the key file ${summary.path} is encrypted but no IKM hook is configured; set EDGEX_IKM_HOOK`);
+    }
+    const { secrets } = await readKeyFile(loc, summary.encrypted ? await ikm.get() : undefined);
+    // The IKM is no longer needed once the shares are decrypted.
+    ikm.wipe();
+    try {
+      await unsealNode(client, secrets.shares, options.log);
+    } finally {
+      wipeSecrets(secrets);
+    }
+    state.sealed = false;
+    state.lastUnsealSuccess = Math.floor(Date.now() / 1000);
+  } catch (err) {
+    state.unsealFailures++;
+    throw err;
+  } finally {
+    ikm.wipe();
+  }
+}
+
+/** Runs the daemon until `signal` fires (resolves then) or `maxRounds` rounds have run. */
+export async function runWatch(options: WatchOptions): Promise<void> {
+  const clients = await makeClients(options.config, options.log, options.signal);
+  const maxBackoff = options.maxBackoffMs ?? 300_000;
+  const errors = new Map<string, number>();
+  const nextAt = new Map<string, number>();
+  options.log.info('watch starting', { nodes: clients.map((c) => c.address).join(','), intervalMs: options.intervalMs });
+  for (let round = 0; options.maxRounds === undefined || round < options.maxRounds; round++) {
+    if (options.signal.aborted) break;
+    const now = Date.now();
+    await Promise.all(
+      clients.map(async (client) => {
+        if ((nextAt.get(client.address) ?? 0) > now) return;
+        try {
+          await checkNode(client, options);
+          if ((errors.get(client.address) ?? 0) > 0) options.log.info('node healthy again', { node: client.address });
+          errors.set(client.address, 0);
+          nextAt.set(client.address, 0);
+        } catch (err) {
+          if (isSecretStoreError(err, 'ABORTED')) return;
+          const n = (errors.get(client.address) ?? 0) + 1;
+          errors.set(client.address, n);
+          options.metrics.node(client.address).checkErrors++;
+          const backoff = Math.min(options.intervalMs * 2 ** Math.min(n - 1, 30), maxBackoff);
+          nextAt.set(client.address, Date.now() + backoff);
+          options.log.error('node check failed', {
+            node: client.address,
+            code: isSecretStoreError(err) ? err.code : 'INTERNAL',
+            error: isSecretStoreError(err) ? err.message : describeUnexpected(err),
+            retryInMs: backoff,
+          });
+        }
+      }),
+    );
+    try {
+      await delay(options.intervalMs, options.signal);
+    } catch {
+      break;
+    }
+  }
+  options.log.info('watch stopped');
+}
+
+function describeUnexpected(err: unknown): string {
+  return err instanceof Error ? err.name : typeof err;
+}

@@ -1,0 +1,121 @@
+/**
+ * Crash-safe file replacement: write a temp file in the same folder (O_EXCL, 0600), fsync it, optionally read it back
+ * and verify it, rename it over the target, fsync the folder. A crash at any point leaves the old file or the new
+ * one, whole. (Node's fs.writeFile truncates in place and never fsyncs — EdgeX defect 1.)
+ */
+import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { randomBytes } from '../crypto.js';
+import { SecretStoreError, describeCause } from '../errors.js';
+
+/** Mode of files holding secrets. */
+export const SECRET_FILE_MODE = 0o600;
+/** Mode of folders holding secret files. */
+export const SECRET_DIR_MODE = 0o700;
+
+/** The temp-file prefix for `target`; leftovers from a crashed writer start with it. */
+export function tempPrefix(target: string): string {
+  return `.${basename(target)}.tmp-`;
+}
+
+/**
+ * Makes sure `dir` exists. A missing folder is created 0700; an existing one that others can write to (without the
+ * sticky bit) is refused, because anyone able to write there could swap our files.
+ */
+export async function ensureSecretDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: SECRET_DIR_MODE });
+    const info = await stat(dir);
+    if (!info.isDirectory()) throw new SecretStoreError('IO', `${dir} is not a folder`);
+    if ((info.mode & 0o002) !== 0 && (info.mode & 0o1000) === 0) {
+      throw new SecretStoreError('UNSAFE_PERMISSIONS', `${dir} is writable by every user; chmod 700 it before keeping secrets there`);
+    }
+  } catch (err) {
+    if (err instanceof SecretStoreError) throw err;
+    throw new SecretStoreError('IO', `cannot create or use the folder ${dir} (${describeCause(err)})`, { cause: err });
+  }
+}
+
+/** fsyncs a folder so a rename or unlink in it is durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes `data` to a fresh temp file next to `target` and fsyncs it; returns the temp path. Used directly when a
+ * multi-file update must decide itself when to rename (edgex key file + salt).
+ */
+export async function writeTempFile(target: string, data: Buffer, mode: number = SECRET_FILE_MODE): Promise<string> {
+  const dir = dirname(target);
+  const tmp = join(dir, `${tempPrefix(target)}${process.pid}-${randomBytes(6).toString('hex')}`);
+  let created = false;
+  try {
+    const handle = await open(tmp, 'wx', mode);
+    created = true;
+    try {
+      await handle.chmod(mode); // the umask may have narrowed it; make it exactly `mode`
+      let offset = 0;
+      while (offset < data.length) {
+        const { bytesWritten } = await handle.write(data, offset, data.length - offset);
+        offset += bytesWritten;
+      }
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return tmp;
+  } catch (err) {
+    if (created) await unlink(tmp).catch(() => undefined);
+    throw new SecretStoreError('IO', `cannot write ${target} (${describeCause(err)}); the previous file, if any, is unchanged`, { cause: err });
+  }
+}
+
+/** Renames `from` over `to` in the same folder and fsyncs the folder. */
+export async function renameDurable(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+    await fsyncDir(dirname(to));
+  } catch (err) {
+    throw new SecretStoreError('IO', `cannot replace ${to} (${describeCause(err)})`, { cause: err });
+  }
+}
+
+/**
+ * Atomically and durably replaces `path` with `data` (file mode `mode`, default 0600; the folder is created 0700).
+ * `verify`, when given, receives the bytes read back from the synced temp file and throws to abort: the target is
+ * then left untouched.
+ */
+export async function writeFileAtomic(path: string, data: Buffer, mode: number = SECRET_FILE_MODE, verify?: (written: Buffer) => void): Promise<void> {
+  await ensureSecretDir(dirname(path));
+  const tmp = await writeTempFile(path, data, mode);
+  try {
+    if (verify !== undefined) {
+      const written = await readFile(tmp);
+      verify(written);
+    }
+    await renameDurable(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Removes temp files a crashed writer left next to `target` (call under the key-file lock). */
+export async function removeStaleTemps(target: string): Promise<void> {
+  const prefix = tempPrefix(target);
+  let names: string[];
+  try {
+    names = await readdir(dirname(target));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (name.startsWith(prefix)) await unlink(join(dirname(target), name)).catch(() => undefined);
+  }
+}
+

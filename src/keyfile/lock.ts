@@ -1,0 +1,173 @@
+/**
+ * An inter-process lock on a key file: a lock file created with O_EXCL holding the owner's pid, process start time
+ * and boot id. Reentrant within a process (AsyncLocalStorage), and a lock whose owner is gone (dead pid, pid reused
+ * by another process, or a previous boot — containers reuse small pids at every boot) is recovered.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { link, open, readFile, rename, unlink } from 'node:fs/promises';
+import { SecretStoreError, describeCause } from '../errors.js';
+import { randomBytes } from '../crypto.js';
+
+/** Who holds a lock, as written in the lock file. */
+interface LockOwner {
+  pid: number;
+  /** Process start time in clock ticks since boot (/proc/<pid>/stat field 22), when known. */
+  start: string | null;
+  /** /proc/sys/kernel/random/boot_id, when known. */
+  boot: string | null;
+}
+
+const held = new AsyncLocalStorage<ReadonlySet<string>>();
+
+async function readProcText(path: string): Promise<string | null> {
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch {
+    return null;
+  }
+}
+
+/** Start time of `pid` from /proc, or null when unknown (no /proc) or the process is gone. */
+async function processStart(pid: number): Promise<string | null> {
+  const stat = await readProcText(`/proc/${pid}/stat`);
+  if (stat === null) return null;
+  // Field 2 (comm) is parenthesized and may contain spaces: parse after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[19] ?? null; // field 22 overall = index 19 after pid and comm
+}
+
+async function currentOwner(): Promise<LockOwner> {
+  return { pid: process.pid, start: await processStart(process.pid), boot: await readProcText('/proc/sys/kernel/random/boot_id') };
+}
+
+function parseOwner(text: string): LockOwner | undefined {
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null) return undefined;
+    const o = v as Record<string, unknown>;
+    if (typeof o.pid !== 'number' || !Number.isSafeInteger(o.pid) || o.pid <= 0) return undefined;
+    const start = typeof o.start === 'string' ? o.start : null;
+    const boot = typeof o.boot === 'string' ? o.boot : null;
+    return { pid: o.pid, start, boot };
+  } catch {
+    return undefined;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return describeCause(err) === 'EPERM'; // exists, but belongs to someone else
+  }
+}
+
+/** True when the recorded owner (another pid) certainly no longer holds the lock. */
+async function ownerGone(owner: LockOwner, me: LockOwner): Promise<boolean> {
+  if (owner.boot !== null && me.boot !== null && owner.boot !== me.boot) return true;
+  if (!pidAlive(owner.pid)) return true;
+  if (owner.start !== null) {
+    const start = await processStart(owner.pid);
+    if (start !== null && start !== owner.start) return true; // pid reused by another process
+  }
+  return false;
+}
+
+/** Locks held by this process (any async context), so a same-pid lock file is never mistaken for a stale one. */
+const processHeld = new Set<string>();
+
+async function tryCreate(lockPath: string, owner: LockOwner): Promise<boolean> {
+  // Write the owner to a private file first, then link it into place: the lock file appears atomically with content.
+  const tmp = `${lockPath}.${process.pid}-${randomBytes(6).toString('hex')}`;
+  const handle = await open(tmp, 'wx', 0o600);
+  try {
+    await handle.writeFile(JSON.stringify(owner));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await link(tmp, lockPath);
+    return true;
+  } catch (err) {
+    if (describeCause(err) === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+}
+
+/** Moves a stale lock aside, checking that what was moved is the stale one (not a lock just taken by another process). */
+async function breakStale(lockPath: string, staleText: string): Promise<void> {
+  const aside = `${lockPath}.stale-${process.pid}-${randomBytes(6).toString('hex')}`;
+  try {
+    await rename(lockPath, aside);
+  } catch {
+    return; // someone else broke or released it
+  }
+  const moved = await readFile(aside, 'utf8').catch(() => '');
+  if (moved !== staleText) {
+    // We moved a fresh lock another process had just taken: put it back if the slot is still free.
+    await link(aside, lockPath).catch(() => undefined);
+  }
+  await unlink(aside).catch(() => undefined);
+}
+
+/** Options of {@link withFileLock}. */
+export interface LockOptions {
+  /** Give up after this long (default 30 s) with KEYFILE_LOCKED. */
+  timeoutMs?: number;
+}
+
+/**
+ * Runs `fn` while holding the lock file `lockPath` (its folder must exist). Reentrant: a nested call from the same
+ * async context runs `fn` directly. Waits (polling with backoff) while another live process holds it.
+ */
+export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+  const mine = held.getStore();
+  if (mine?.has(lockPath) === true) return fn();
+  const me = await currentOwner();
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  let delay = 5;
+  for (;;) {
+    let created: boolean;
+    if (processHeld.has(lockPath)) {
+      created = false; // another async context of this process holds it: wait for it
+    } else {
+      try {
+        created = await tryCreate(lockPath, me);
+      } catch (err) {
+        throw new SecretStoreError('IO', `cannot create the lock file ${lockPath} (${describeCause(err)})`, { cause: err });
+      }
+    }
+    if (created) break;
+    if (!processHeld.has(lockPath)) {
+      const text = await readFile(lockPath, 'utf8').catch(() => undefined);
+      if (text === undefined) continue; // released meanwhile: try again at once
+      const owner = parseOwner(text);
+      // Lock files appear whole (linked into place), so an unreadable one is garbage. Our own pid in a lock file we
+      // do not hold means a previous process with the same pid (a container's pid 1 after a reboot) left it.
+      if (owner === undefined || (owner.pid === me.pid ? !processHeld.has(lockPath) : await ownerGone(owner, me))) {
+        await breakStale(lockPath, text);
+        continue;
+      }
+      if (Date.now() >= deadline) {
+        throw new SecretStoreError('KEYFILE_LOCKED', `${lockPath} is held by process ${owner.pid}; wait for it to finish (or stop it) and try again`);
+      }
+    } else if (Date.now() >= deadline) {
+      throw new SecretStoreError('KEYFILE_LOCKED', `${lockPath} is held by another task of this process; try again`);
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 200);
+  }
+  processHeld.add(lockPath);
+  try {
+    const next = new Set(mine ?? []);
+    next.add(lockPath);
+    return await held.run(next, fn);
+  } finally {
+    processHeld.delete(lockPath);
+    await unlink(lockPath).catch(() => undefined);
+  }
+}

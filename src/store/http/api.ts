@@ -1,0 +1,203 @@
+/**
+ * The store's HTTP API as a plain function of a request: `/v1/` routing, the unauthenticated `sys/*` endpoints, and
+ * for every other path Vault's pipeline — sealed check, method → operation, token authentication, central ACL check
+ * (with sudo for root-protected paths and create-vs-update from the backend's existence check), dispatch to the
+ * backend, envelope. No sockets here (see http-server.ts), so it is tested directly and over HTTP.
+ */
+import { StoreApiError, noHandler, permissionDenied, sealedError } from '../api-error.js';
+import type { CallerContext } from '../backend.js';
+import type { JsonObject, LogicalRequest, Operation } from '../logical.js';
+import type { Storage } from '../storage/storage.js';
+import type { AclPort, LogicalPort, SealPort, TokenView } from './ports.js';
+import {
+  checkPatchContentType,
+  operationFor,
+  parseJsonBody,
+  parseTarget,
+  queryAsData,
+  requestToken,
+  type ApiRequest,
+} from './request.js';
+import { errorResult, noContent, renderError, renderLogical, type ApiResult } from './response.js';
+import { SYS_HANDLERS, type SysServices } from './sys-handlers.js';
+
+/** Dependencies of {@link StoreApi}. */
+export interface StoreApiOptions {
+  seal: SealPort;
+  /** The logical layer while unsealed; undefined while sealed (it is built on unseal and dropped on seal). */
+  logical: () => LogicalPort | undefined;
+  /** Creates the root token at init, over the barrier SealManager.init opens for it. */
+  createRootToken: (barrier: Storage) => Promise<string>;
+  /** Called with the class of an unexpected error (never its message: it could carry data we cannot vet). */
+  onInternalError?: (err: unknown) => void;
+}
+
+/** What {@link StoreApi.handle} returns: the result and, for logging, the API path (without query). */
+export interface HandledRequest {
+  result: ApiResult;
+  /** The path after `/v1/`, or undefined when the target was not an API path. */
+  path: string | undefined;
+}
+
+/** An authenticated caller. */
+interface Authenticated {
+  token: string;
+  entry: TokenView;
+  acl: AclPort;
+}
+
+const UI_MOUNTS_PREFIX = 'sys/internal/ui/mounts/';
+
+/** Vault's HTTP API over a seal state machine and (while unsealed) a logical layer. */
+export class StoreApi {
+  private readonly options: StoreApiOptions;
+  private readonly sys: SysServices;
+
+  constructor(options: StoreApiOptions) {
+    this.options = options;
+    this.sys = {
+      seal: options.seal,
+      createRootToken: options.createRootToken,
+      mintRootToken: () => {
+        const logical = options.logical();
+        if (logical === undefined) return Promise.reject(sealedError());
+        return logical.mintRootToken();
+      },
+    };
+  }
+
+  /** Handles one request; never throws (errors become Vault-shaped responses). */
+  async handle(req: ApiRequest): Promise<HandledRequest> {
+    let path: string | undefined;
+    try {
+      const target = parseTarget(req.target);
+      path = target.path;
+      if (path === undefined) return { result: errorResult(404, []), path };
+      const result = await this.dispatch(req, path, target.query);
+      return { result, path };
+    } catch (err) {
+      if (!(err instanceof StoreApiError)) this.options.onInternalError?.(err);
+      return { result: renderError(err), path };
+    }
+  }
+
+  private async dispatch(req: ApiRequest, path: string, query: Record<string, string>): Promise<ApiResult> {
+    const sysHandler = SYS_HANDLERS.get(path);
+    if (sysHandler !== undefined) {
+      let parsed: JsonObject | undefined;
+      const body = (): JsonObject => (parsed ??= parseJsonBody(req.body));
+      return sysHandler({ method: req.method, query, body }, this.sys);
+    }
+    if (path === 'sys/seal') return this.handleSeal(req);
+    return this.handleLogical(req, path, query);
+  }
+
+  /** The logical layer, or Vault's 503 while sealed or uninitialized. */
+  private unsealedLogical(): LogicalPort {
+    const logical = this.options.logical();
+    if (this.options.seal.sealed || logical === undefined) throw sealedError();
+    return logical;
+  }
+
+  /** Token authentication: missing → 403; unknown, expired or revoked → 403 with Vault's `invalid token`. */
+  private async authenticate(req: ApiRequest, logical: LogicalPort): Promise<Authenticated> {
+    const token = requestToken(req.headers);
+    if (token === undefined) throw permissionDenied();
+    const entry = await logical.resolveToken(token);
+    if (entry === undefined) throw new StoreApiError(403, ['permission denied', 'invalid token']);
+    return { token, entry, acl: await logical.acl(entry.policies) };
+  }
+
+  /** `sys/seal`: needs update + sudo; when already sealed Vault answers 204 without looking at the token. */
+  private async handleSeal(req: ApiRequest): Promise<ApiResult> {
+    if (req.method !== 'PUT' && req.method !== 'POST') return errorResult(405, []);
+    const logical = this.options.logical();
+    if (this.options.seal.sealed || logical === undefined) return noContent();
+    const auth = await this.authenticate(req, logical);
+    if (!auth.acl.allows('sys/seal', 'update') || !auth.acl.hasSudo('sys/seal')) throw permissionDenied();
+    await this.consumeUse(logical, auth.token);
+    await this.options.seal.seal();
+    return noContent();
+  }
+
+  private async handleLogical(req: ApiRequest, path: string, query: Record<string, string>): Promise<ApiResult> {
+    const logical = this.unsealedLogical();
+    let operation: Operation | undefined = operationFor(req.method, query);
+    if (operation === undefined) return errorResult(405, []);
+    if (operation === 'patch') checkPatchContentType(req.headers['content-type']);
+    const data = operation === 'update' || operation === 'patch' ? parseJsonBody(req.body) : queryAsData(query);
+    // Vault appends a trailing slash to list paths (ACL rules and backends see `dir/`).
+    const fullPath = operation === 'list' && !path.endsWith('/') ? path + '/' : path;
+    const auth = await this.authenticate(req, logical);
+    let authorized = false;
+    try {
+      if (fullPath === 'sys/capabilities-self') {
+        this.authorize(auth, logical, fullPath, operation);
+        authorized = true;
+        return capabilitiesSelf(auth, operation, data);
+      }
+      const target = logical.route(fullPath);
+      if (operation === 'update' && target?.backend.exists !== undefined) {
+        // Vault's existence check: writing an absent item is `create` for the ACL.
+        if ((await target.backend.exists(target.rest)) === false) operation = 'create';
+      }
+      if (fullPath.startsWith(UI_MOUNTS_PREFIX)) {
+        // Vault serves this unauthenticated-with-token path to anyone holding some capability on the mount path.
+        const caps = auth.acl.capabilities(fullPath.slice(UI_MOUNTS_PREFIX.length));
+        if (caps.length === 0 || caps.every((c) => c === 'deny')) throw permissionDenied();
+      } else {
+        this.authorize(auth, logical, fullPath, operation);
+      }
+      authorized = true;
+      if (target === undefined) throw noHandler(fullPath);
+      const caller: CallerContext = {
+        clientToken: auth.token,
+        policies: auth.entry.policies,
+        sudo: auth.acl.hasSudo(fullPath),
+        root: auth.entry.policies.includes('root'),
+      };
+      const request: LogicalRequest = { operation, path: target.rest, data, query };
+      return renderLogical(await target.backend.handle(request, caller), target.mountType);
+    } finally {
+      if (authorized) await this.consumeUse(logical, auth.token);
+    }
+  }
+
+  /** The central ACL check: the capability for `operation`, plus `sudo` on root-protected paths. */
+  private authorize(auth: Authenticated, logical: LogicalPort, path: string, operation: Operation): void {
+    if (!auth.acl.allows(path, operation)) throw permissionDenied();
+    if (logical.isSudoProtected(path, operation) && !auth.acl.hasSudo(path)) throw permissionDenied();
+  }
+
+  /** num_uses accounting; a failure here (e.g. sealed meanwhile) must not change the request's answer. */
+  private async consumeUse(logical: LogicalPort, token: string): Promise<void> {
+    try {
+      await logical.consumeTokenUse(token);
+    } catch (err) {
+      if (!(err instanceof StoreApiError)) this.options.onInternalError?.(err);
+    }
+  }
+}
+
+/** `sys/capabilities-self`: the caller's capabilities on `path` or each of `paths` (Vault's response shape). */
+function capabilitiesSelf(auth: Authenticated, operation: Operation, data: JsonObject): ApiResult {
+  if (operation !== 'update' && operation !== 'create') throw new StoreApiError(405, 'unsupported operation');
+  const paths: string[] = [];
+  const one: unknown = data.path;
+  const many: unknown = data.paths;
+  if (typeof one === 'string' && one !== '') paths.push(one);
+  if (Array.isArray(many)) for (const p of many) if (typeof p === 'string' && p !== '') paths.push(p);
+  if (paths.length === 0) throw new StoreApiError(400, "'paths' must be specified");
+  const isRoot = auth.entry.policies.includes('root');
+  const out: JsonObject = {};
+  let union = new Set<string>();
+  for (const p of paths) {
+    const clean = p.replace(/^\/+/, '');
+    const caps = isRoot ? ['root'] : auth.acl.capabilities(clean);
+    const shown = caps.length === 0 ? ['deny'] : [...caps].sort();
+    out[p] = shown;
+    union = new Set([...union, ...shown]);
+  }
+  out.capabilities = [...union].sort();
+  return renderLogical({ data: out, topLevelData: true }, 'system');
+}

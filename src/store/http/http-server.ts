@@ -1,0 +1,228 @@
+/**
+ * The store's listener: `net.createServer` accepts each connection (optionally terminating TLS), wraps it in the
+ * `LIST` rewriter and hands it to a `node:http` server that never listens itself. Reads bodies under a size limit,
+ * calls {@link StoreApi}, writes JSON with `Cache-Control: no-store`, logs one line per request (method, path, status,
+ * duration — never tokens, bodies or query strings), and shuts down gracefully: stop accepting, finish in-flight
+ * requests, close idle keep-alive connections.
+ */
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import type { Logger } from '../../log.js';
+import type { StoreApi } from './api.js';
+import { ListRewritingStream } from './list-rewrite.js';
+import type { ApiRequest } from './request.js';
+import type { ApiResult } from './response.js';
+import { logPath } from './request-log.js';
+
+/** Vault's default `max_request_size`: 32 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/** TLS material for the listener (PEM). The key is wiped by the caller after start. */
+export interface TlsMaterial {
+  cert: Buffer;
+  key: Buffer;
+}
+
+/** Options of {@link StoreHttpServer.listen}. */
+export interface StoreHttpServerOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  api: StoreApi;
+  log: Logger;
+  tls?: TlsMaterial;
+  maxBodyBytes?: number;
+}
+
+/** Counts of a connection's requests, for graceful shutdown. */
+interface ConnState {
+  stream: ListRewritingStream;
+  active: number;
+}
+
+/** A running listener. */
+export class StoreHttpServer {
+  private readonly netServer: net.Server;
+  private readonly httpServer: http.Server;
+  private readonly conns = new Set<ConnState>();
+  private closing = false;
+  /** The bound address (real port). */
+  readonly host: string;
+  readonly port: number;
+  /** `http://HOST:PORT` or `https://HOST:PORT`. */
+  readonly url: string;
+
+  private constructor(netServer: net.Server, httpServer: http.Server, host: string, port: number, secure: boolean) {
+    this.netServer = netServer;
+    this.httpServer = httpServer;
+    this.host = host;
+    this.port = port;
+    const shownHost = host.includes(':') ? `[${host}]` : host;
+    this.url = `${secure ? 'https' : 'http'}://${shownHost}:${port}`;
+  }
+
+  /** Binds and starts serving; resolves once listening. */
+  static async listen(options: StoreHttpServerOptions): Promise<StoreHttpServer> {
+    const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    const secureContext =
+      options.tls === undefined ? undefined : tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' });
+    // The http server's own header/request timeouts bound slow clients (slowloris); keep-alive idles out after 5 s.
+    const httpServer = http.createServer({ requestTimeout: 60_000, headersTimeout: 20_000, keepAliveTimeout: 5_000 });
+    // Connection tracking (request/headers timeouts, closeIdleConnections) starts on 'listening'; this server never
+    // listens itself (sockets come from the net server), so start it explicitly.
+    httpServer.emit('listening');
+    const netServer = net.createServer({ allowHalfOpen: true, noDelay: true });
+    let self: StoreHttpServer | undefined;
+    netServer.on('connection', (raw) => {
+      raw.on('error', () => raw.destroy());
+      if (self === undefined || self.closing) {
+        raw.destroy();
+        return;
+      }
+      const socket: net.Socket = secureContext === undefined ? raw : new tls.TLSSocket(raw, { isServer: true, secureContext });
+      if (socket !== raw) socket.on('error', () => socket.destroy());
+      self.adopt(socket);
+    });
+    httpServer.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (self !== undefined) self.serve(req, res, options.api, options.log, maxBody);
+    });
+    httpServer.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket | ListRewritingStream) => {
+      // Malformed HTTP (llhttp error): answer 400 if we still can, as Node would, and close.
+      options.log.debug('client error', { code: err.code ?? 'unknown' });
+      if (socket.writable) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      } else {
+        socket.destroy();
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      netServer.once('error', reject);
+      netServer.listen(options.port, options.host, () => {
+        netServer.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = netServer.address() as net.AddressInfo;
+    self = new StoreHttpServer(netServer, httpServer, addr.address, addr.port, secureContext !== undefined);
+    return self;
+  }
+
+  private adopt(socket: net.Socket): void {
+    const stream = new ListRewritingStream(socket);
+    const state: ConnState = { stream, active: 0 };
+    this.conns.add(state);
+    stream.on('close', () => this.conns.delete(state));
+    connState.set(stream, state);
+    this.httpServer.emit('connection', stream);
+  }
+
+  private serve(req: http.IncomingMessage, res: http.ServerResponse, api: StoreApi, log: Logger, maxBody: number): void {
+    const started = process.hrtime.bigint();
+    const state = connState.get(req.socket as unknown as ListRewritingStream);
+    if (state !== undefined) state.active++;
+    const method = req.method ?? 'GET';
+    let loggedPath = '-';
+    res.on('close', () => {
+      if (state !== undefined) state.active--;
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      log.info('request', { method, path: loggedPath, status: res.statusCode, duration_ms: Math.round(ms * 1000) / 1000 });
+    });
+    readBody(req, maxBody).then(
+      async (body) => {
+        if (body === undefined) {
+          // Over the limit: Vault answers 413 with its JSON-parse message; stop reading and close afterwards.
+          res.shouldKeepAlive = false;
+          write(res, { status: 413, body: { errors: ['error parsing JSON'] } }, this.closing);
+          return;
+        }
+        const apiReq: ApiRequest = {
+          method,
+          target: req.url ?? '/',
+          headers: {
+            'x-vault-token': headerValue(req.headers['x-vault-token']),
+            authorization: req.headers.authorization,
+            'content-type': req.headers['content-type'],
+          },
+          body,
+        };
+        const { result, path } = await api.handle(apiReq);
+        body.fill(0);
+        loggedPath = logPath(path, req.url);
+        write(res, method === 'HEAD' ? { status: result.status } : result, this.closing);
+      },
+      () => {
+        res.destroy();
+      },
+    );
+  }
+
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes every connection. */
+  async close(graceMs = 10_000): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const stopped = new Promise<void>((resolve) => this.netServer.close(() => resolve()));
+    for (const c of this.conns) if (c.active === 0) c.stream.destroy();
+    const deadline = Date.now() + graceMs;
+    while (this.conns.size > 0 && [...this.conns].some((c) => c.active > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const c of this.conns) c.stream.destroy();
+    this.httpServer.close();
+    await stopped;
+  }
+}
+
+const connState = new WeakMap<ListRewritingStream, ConnState>();
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Reads the body; resolves undefined as soon as it exceeds `max` bytes (checked up front from Content-Length). */
+function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | undefined> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > max) {
+    req.resume();
+    return Promise.resolve(undefined);
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > max) {
+        over = true;
+        for (const c of chunks) c.fill(0);
+        chunks.length = 0;
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (over) return;
+      const body = chunks.length === 1 ? (chunks[0] ?? Buffer.alloc(0)) : Buffer.concat(chunks);
+      if (chunks.length > 1) for (const c of chunks) c.fill(0);
+      resolve(body);
+    });
+    req.on('error', reject);
+  });
+}
+
+/** Writes an API result: JSON with Vault's headers, or an empty body for 204 and HEAD. */
+function write(res: http.ServerResponse, result: ApiResult, closing: boolean): void {
+  if (closing) res.shouldKeepAlive = false;
+  res.setHeader('Cache-Control', 'no-store');
+  if (result.body === undefined) {
+    if (result.status !== 204) res.setHeader('Content-Type', 'application/json');
+    res.writeHead(result.status);
+    res.end();
+    return;
+  }
+  const payload = Buffer.from(JSON.stringify(result.body), 'utf8');
+  res.writeHead(result.status, { 'Content-Type': 'application/json', 'Content-Length': payload.length });
+  res.end(payload);
+}

@@ -1,0 +1,338 @@
+/**
+ * Vault clients (node-vault `list()`, hvac, the Vault CLI) send the non-standard `LIST` method, which Node 20's HTTP
+ * parser (llhttp) rejects with HPE_INVALID_METHOD before any handler runs. This module sits between the TCP (or TLS)
+ * socket and Node's HTTP server: it follows HTTP/1.1 request framing (request line, header section, Content-Length
+ * and chunked bodies, keep-alive pipelining) and rewrites each request line `LIST <target>` to
+ * `GET <target>?list=true` (`&list=true` when the target already has a query), exactly what Vault's Go client sends.
+ *
+ * Framing is tracked only as far as needed to know where the next request line starts. Whenever the byte stream is
+ * something llhttp itself will reject (conflicting lengths, a bad chunk size, an over-long header section, an
+ * upgrade), the tracker stops rewriting and passes bytes through untouched: llhttp then answers 400/431 and closes
+ * the connection, so the two parsers can never disagree about a request boundary on a connection that stays open.
+ */
+import { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+
+/** Longest header section (request line + headers) tracked; llhttp's own default limit is 16 KiB. */
+export const MAX_TRACKED_HEAD_BYTES = 64 * 1024;
+
+const LF = 0x0a;
+const LIST_PREFIX = Buffer.from('LIST ', 'latin1');
+
+type State =
+  | { kind: 'request-line' }
+  | { kind: 'headers' }
+  | { kind: 'body'; remaining: number }
+  | { kind: 'chunk-size' }
+  | { kind: 'chunk-data'; remaining: number }
+  | { kind: 'chunk-end' }
+  | { kind: 'trailers' }
+  | { kind: 'passthrough' };
+
+/**
+ * An incremental rewriter for one connection's inbound bytes. Feed it chunks in order with {@link push}; it returns
+ * the bytes to hand to the HTTP parser (possibly fewer, when a line is incomplete; they come out with later chunks).
+ */
+export class ListRequestRewriter {
+  private state: State = { kind: 'request-line' };
+  /** The incomplete line (request line, header, chunk size or trailer) carried over from earlier chunks. */
+  private partial: Buffer[] = [];
+  private partialLength = 0;
+  /** Bytes of the current header section seen so far (request line included). */
+  private headBytes = 0;
+  private contentLength: number | undefined;
+  private chunked = false;
+  private framingError = false;
+  private upgrade = false;
+  private isConnect = false;
+
+  /** How many `LIST` request lines were rewritten so far (for tests and debugging). */
+  rewritten = 0;
+
+  /** True once the tracker gave up on this connection and passes every byte through unchanged. */
+  get passthrough(): boolean {
+    return this.state.kind === 'passthrough';
+  }
+
+  /** Processes one inbound chunk; returns the bytes to deliver to the HTTP parser now. */
+  push(chunk: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    let pos = 0;
+    while (pos < chunk.length) {
+      const state = this.state;
+      switch (state.kind) {
+        case 'passthrough':
+          out.push(pos === 0 ? chunk : chunk.subarray(pos));
+          return out;
+        case 'body':
+        case 'chunk-data': {
+          const n = Math.min(state.remaining, chunk.length - pos);
+          out.push(chunk.subarray(pos, pos + n));
+          pos += n;
+          state.remaining -= n;
+          if (state.remaining === 0) this.state = state.kind === 'body' ? { kind: 'request-line' } : { kind: 'chunk-end' };
+          break;
+        }
+        default: {
+          const nl = chunk.indexOf(LF, pos);
+          if (nl === -1) {
+            this.keepPartial(chunk.subarray(pos), out);
+            return out;
+          }
+          const piece = chunk.subarray(pos, nl + 1);
+          pos = nl + 1;
+          const line = this.partialLength === 0 ? piece : Buffer.concat([...this.partial, piece]);
+          this.partial = [];
+          this.partialLength = 0;
+          this.onLine(line, out);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Flushes whatever is buffered (at end of input), unchanged. */
+  flush(): Buffer[] {
+    const rest = this.partial;
+    this.partial = [];
+    this.partialLength = 0;
+    return rest;
+  }
+
+  private keepPartial(bytes: Buffer, out: Buffer[]): void {
+    // Copy: the socket may reuse its buffer, and a partial line is kept across reads.
+    this.partial.push(Buffer.from(bytes));
+    this.partialLength += bytes.length;
+    if (this.isHeadState() && this.headBytes + this.partialLength > MAX_TRACKED_HEAD_BYTES) {
+      this.giveUp(out);
+    } else if (!this.isHeadState() && this.partialLength > MAX_TRACKED_HEAD_BYTES) {
+      this.giveUp(out);
+    }
+  }
+
+  private isHeadState(): boolean {
+    return this.state.kind === 'request-line' || this.state.kind === 'headers';
+  }
+
+  /** Stops tracking: every buffered and future byte goes through untouched, for llhttp to reject or handle. */
+  private giveUp(out: Buffer[]): void {
+    out.push(...this.partial);
+    this.partial = [];
+    this.partialLength = 0;
+    this.state = { kind: 'passthrough' };
+  }
+
+  private onLine(line: Buffer, out: Buffer[]): void {
+    switch (this.state.kind) {
+      case 'request-line':
+        this.onRequestLine(line, out);
+        return;
+      case 'headers':
+        this.onHeaderLine(line, out);
+        return;
+      case 'chunk-size':
+        this.onChunkSize(line, out);
+        return;
+      case 'chunk-end':
+        out.push(line);
+        // The CRLF after chunk data; anything else is a framing error llhttp will report.
+        if (isBlankLine(line)) this.state = { kind: 'chunk-size' };
+        else this.state = { kind: 'passthrough' };
+        return;
+      case 'trailers':
+        out.push(line);
+        if (isBlankLine(line)) this.state = { kind: 'request-line' };
+        return;
+      default:
+        out.push(line);
+    }
+  }
+
+  private onRequestLine(line: Buffer, out: Buffer[]): void {
+    // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before a request line.
+    if (isBlankLine(line)) {
+      out.push(line);
+      return;
+    }
+    this.headBytes = line.length;
+    this.contentLength = undefined;
+    this.chunked = false;
+    this.framingError = false;
+    this.upgrade = false;
+    this.isConnect = line.subarray(0, 8).toString('latin1') === 'CONNECT ';
+    this.state = { kind: 'headers' };
+    if (line.length > LIST_PREFIX.length && line.subarray(0, LIST_PREFIX.length).equals(LIST_PREFIX)) {
+      const rewrittenLine = rewriteListLine(line);
+      if (rewrittenLine !== undefined) {
+        this.rewritten++;
+        out.push(rewrittenLine);
+        return;
+      }
+    }
+    out.push(line);
+  }
+
+  private onHeaderLine(line: Buffer, out: Buffer[]): void {
+    out.push(line);
+    this.headBytes += line.length;
+    if (this.headBytes > MAX_TRACKED_HEAD_BYTES) {
+      this.state = { kind: 'passthrough' };
+      return;
+    }
+    if (!isBlankLine(line)) {
+      this.inspectHeader(line);
+      return;
+    }
+    // End of the header section: decide how the body is framed (RFC 9112 §6.3, requests only).
+    if (this.framingError || this.upgrade || this.isConnect) {
+      this.state = { kind: 'passthrough' };
+    } else if (this.chunked) {
+      this.state = { kind: 'chunk-size' };
+    } else if (this.contentLength !== undefined && this.contentLength > 0) {
+      this.state = { kind: 'body', remaining: this.contentLength };
+    } else {
+      this.state = { kind: 'request-line' };
+    }
+  }
+
+  private inspectHeader(line: Buffer): void {
+    const colon = line.indexOf(0x3a);
+    if (colon <= 0) return;
+    const name = line.subarray(0, colon).toString('latin1').toLowerCase();
+    if (name !== 'content-length' && name !== 'transfer-encoding' && name !== 'upgrade') return;
+    const value = line.subarray(colon + 1).toString('latin1').trim();
+    if (name === 'upgrade') {
+      this.upgrade = true;
+    } else if (name === 'content-length') {
+      if (!/^\d{1,15}$/.test(value) || this.chunked) {
+        this.framingError = true;
+        return;
+      }
+      const n = Number(value);
+      if (this.contentLength !== undefined && this.contentLength !== n) this.framingError = true;
+      this.contentLength = n;
+    } else {
+      // Transfer-Encoding on a request: chunked must be the final coding, and it excludes Content-Length.
+      const codings = value.toLowerCase().split(',').map((c) => c.trim());
+      if (codings[codings.length - 1] !== 'chunked' || this.contentLength !== undefined) this.framingError = true;
+      this.chunked = true;
+    }
+  }
+
+  private onChunkSize(line: Buffer, out: Buffer[]): void {
+    out.push(line);
+    const text = line.toString('latin1');
+    const semi = text.indexOf(';');
+    const hex = (semi === -1 ? text : text.slice(0, semi)).trim();
+    if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) {
+      this.state = { kind: 'passthrough' };
+      return;
+    }
+    const size = parseInt(hex, 16);
+    this.state = size === 0 ? { kind: 'trailers' } : { kind: 'chunk-data', remaining: size };
+  }
+}
+
+/** True for `\r\n` or a bare `\n`. */
+function isBlankLine(line: Buffer): boolean {
+  return line.length === 1 || (line.length === 2 && line[0] === 0x0d);
+}
+
+/**
+ * `LIST <target> HTTP/x.y\r\n` → `GET <target>?list=true HTTP/x.y\r\n` (or `&list=true`). Returns undefined for a
+ * line of any other shape, which is then passed on unchanged for llhttp to reject.
+ */
+export function rewriteListLine(line: Buffer): Buffer | undefined {
+  const text = line.toString('latin1');
+  const m = /^LIST ([^ \r\n]+) (HTTP\/\d\.\d)(\r?\n)$/.exec(text);
+  if (m === null) return undefined;
+  const target = m[1] ?? '';
+  const hash = target.indexOf('#');
+  const base = hash === -1 ? target : target.slice(0, hash);
+  const sep = base.includes('?') ? (base.endsWith('?') || base.endsWith('&') ? '' : '&') : '?';
+  return Buffer.from(`GET ${base}${sep}list=true ${m[2] ?? ''}${m[3] ?? ''}`, 'latin1');
+}
+
+/** A socket-like stream: what the HTTP server needs from a connection besides reading and writing. */
+type Underlying = Socket;
+
+/**
+ * Wraps a connected socket (plain TCP or TLS) in a Duplex whose inbound bytes have `LIST` rewritten; outbound bytes
+ * go to the socket unchanged. Hand the result to an `http.Server` with `server.emit('connection', stream)`.
+ */
+export class ListRewritingStream extends Duplex {
+  /** The wrapped socket. */
+  readonly socket: Underlying;
+  /** The rewriter for this connection's inbound bytes. */
+  readonly rewriter = new ListRequestRewriter();
+
+  constructor(socket: Underlying) {
+    super({ allowHalfOpen: true });
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      for (const piece of this.rewriter.push(chunk)) {
+        if (!this.push(piece)) socket.pause();
+      }
+    });
+    socket.on('end', () => {
+      for (const piece of this.rewriter.flush()) this.push(piece);
+      this.push(null);
+    });
+    socket.on('timeout', () => this.emit('timeout'));
+    socket.on('error', (err) => this.destroy(err));
+    socket.on('close', () => {
+      if (!this.destroyed) this.destroy();
+    });
+  }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.socket.write(chunk, callback);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    // One write for a response's head and body: fewer syscalls and TCP segments.
+    this.socket.write(Buffer.concat(chunks.map((c) => c.chunk)), callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.socket.end(callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.socket.destroy();
+    callback(error);
+  }
+
+  /** Socket API used by node:http for idle and keep-alive timeouts. */
+  setTimeout(ms: number, callback?: () => void): this {
+    this.socket.setTimeout(ms);
+    if (callback !== undefined) this.once('timeout', callback);
+    return this;
+  }
+
+  /** Socket API used by node:http (Nagle off for small responses). */
+  setNoDelay(noDelay?: boolean): this {
+    this.socket.setNoDelay(noDelay);
+    return this;
+  }
+
+  /** Socket API used by node:http. */
+  setKeepAlive(enable?: boolean, initialDelay?: number): this {
+    this.socket.setKeepAlive(enable, initialDelay);
+    return this;
+  }
+
+  /** The peer's address, as on a socket. */
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+
+  /** The peer's port, as on a socket. */
+  get remotePort(): number | undefined {
+    return this.socket.remotePort;
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The `sys/*` endpoints Vault serves outside the logical router, most of them unauthenticated and available while
+ * sealed: init, seal-status, unseal, health, leader, generate-root and rekey. They answer raw JSON (no envelope) and,
+ * for a method they do not serve, 405 `{"errors":[]}` as Vault's http package does.
+ */
+import { StoreApiError } from '../api-error.js';
+import type { Storage } from '../storage/storage.js';
+import type { JsonObject } from '../logical.js';
+import type { SealPort } from './ports.js';
+import { errorResult, noContent, okJson, type ApiResult } from './response.js';
+
+/** What a sys handler gets: the method, the query and a lazily parsed JSON body. */
+export interface SysCall {
+  method: string;
+  query: Record<string, string>;
+  body: () => JsonObject;
+}
+
+/** Services the sys handlers call. */
+export interface SysServices {
+  seal: SealPort;
+  /** Creates the root token at init (through SealManager.init's callback, while the barrier is briefly open). */
+  createRootToken: (barrier: Storage) => Promise<string>;
+  /** Mints a new root token at the end of generate-root; fails with 503 when sealed. */
+  mintRootToken: () => Promise<string>;
+}
+
+/** A sys handler; undefined means "not mine". */
+export type SysHandler = (call: SysCall, services: SysServices) => ApiResult | Promise<ApiResult>;
+
+const methodNotAllowed = (): ApiResult => errorResult(405, []);
+const isWrite = (method: string): boolean => method === 'PUT' || method === 'POST';
+
+async function init(call: SysCall, s: SysServices): Promise<ApiResult> {
+  if (call.method === 'GET') return okJson({ initialized: s.seal.initialized });
+  if (!isWrite(call.method)) return methodNotAllowed();
+  const { keys, rootToken } = await s.seal.init(call.body(), s.createRootToken);
+  try {
+    return okJson({
+      keys: keys.map((k) => k.toString('hex')),
+      keys_base64: keys.map((k) => k.toString('base64')),
+      root_token: rootToken,
+    });
+  } finally {
+    // The shares leave the process only in this response; drop our copies now.
+    for (const k of keys) k.fill(0);
+  }
+}
+
+function sealStatus(call: SysCall, s: SysServices): ApiResult {
+  if (call.method !== 'GET') return methodNotAllowed();
+  return okJson(s.seal.sealStatus());
+}
+
+async function unseal(call: SysCall, s: SysServices): Promise<ApiResult> {
+  if (!isWrite(call.method)) return methodNotAllowed();
+  return okJson(await s.seal.unseal(call.body()));
+}
+
+function health(call: SysCall, s: SysServices): ApiResult {
+  if (call.method !== 'GET' && call.method !== 'HEAD') return methodNotAllowed();
+  const { status, body } = s.seal.health(call.query);
+  return call.method === 'HEAD' ? { status } : { status, body };
+}
+
+function leader(call: SysCall): ApiResult {
+  if (call.method !== 'GET') return methodNotAllowed();
+  // A single node without HA: Vault answers this shape (ha_enabled false) whether sealed or not.
+  return okJson({
+    ha_enabled: false,
+    is_self: false,
+    active_time: '0001-01-01T00:00:00Z',
+    leader_address: '',
+    leader_cluster_address: '',
+    performance_standby: false,
+    performance_standby_last_remote_wal: 0,
+  });
+}
+
+function generateRootAttempt(call: SysCall, s: SysServices): ApiResult {
+  switch (call.method) {
+    case 'GET':
+      return okJson(s.seal.generateRootStatus());
+    case 'PUT':
+    case 'POST':
+      return okJson(s.seal.generateRootStart(call.body()));
+    case 'DELETE':
+      s.seal.generateRootCancel();
+      return noContent();
+    default:
+      return methodNotAllowed();
+  }
+}
+
+async function generateRootUpdate(call: SysCall, s: SysServices): Promise<ApiResult> {
+  if (!isWrite(call.method)) return methodNotAllowed();
+  return okJson(await s.seal.generateRootUpdate(call.body(), s.mintRootToken));
+}
+
+function rekeyInit(call: SysCall, s: SysServices): ApiResult {
+  switch (call.method) {
+    case 'GET':
+      return okJson(s.seal.rekeyStatus());
+    case 'PUT':
+    case 'POST':
+      return okJson(s.seal.rekeyInit(call.body()));
+    case 'DELETE':
+      s.seal.rekeyCancel();
+      return noContent();
+    default:
+      return methodNotAllowed();
+  }
+}
+
+async function rekeyUpdate(call: SysCall, s: SysServices): Promise<ApiResult> {
+  if (!isWrite(call.method)) return methodNotAllowed();
+  return okJson(await s.seal.rekeyUpdate(call.body()));
+}
+
+/** The unauthenticated sys endpoints by exact path (after `/v1/`). */
+export const SYS_HANDLERS: ReadonlyMap<string, SysHandler> = new Map<string, SysHandler>([
+  ['sys/init', init],
+  ['sys/seal-status', sealStatus],
+  ['sys/unseal', unseal],
+  ['sys/health', health],
+  ['sys/leader', (call) => leader(call)],
+  ['sys/generate-root/attempt', generateRootAttempt],
+  ['sys/generate-root/update', generateRootUpdate],
+  ['sys/rekey/init', rekeyInit],
+  ['sys/rekey/update', rekeyUpdate],
+]);
+
+/** Throws Vault's 503 when the store is sealed (used by paths that need the logical layer). */
+export function assertUnsealed(seal: SealPort): void {
+  if (seal.sealed) throw new StoreApiError(503, 'Vault is sealed');
+}

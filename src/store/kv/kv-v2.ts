@@ -1,0 +1,352 @@
+/**
+ * KV version 2 (Vault's versioned key-value engine) for one mount: `data/` (versioned reads, writes with
+ * check-and-set, merge PATCH, soft delete), `delete/`, `undelete/`, `destroy/`, `metadata/` (read, write, patch,
+ * delete, list), `subkeys/` and `config`. Layout in the mount's storage: `config`; `metadata/<path>` (JSON
+ * {@link KeyMeta}); `versions/<sha256(path)>/<n>` (each version's data, JSON). Writes to one mount are serialized
+ * so check-and-set cannot race.
+ */
+import { StoreApiError, badRequest, notFound, unsupportedOperation } from '../api-error.js';
+import type { LogicalBackend } from '../backend.js';
+import type { JsonObject, LogicalRequest, LogicalResponse } from '../logical.js';
+import type { Storage } from '../storage/storage.js';
+import { sha256 } from '../../crypto.js';
+import { parseDurationSeconds } from '../tokens/duration.js';
+import { boolField, intField, intListField, stringMapField } from '../tokens/fields.js';
+import {
+  addVersion,
+  configData,
+  defaultConfig,
+  effectiveDeleteAfter,
+  isDeleted,
+  metadataData,
+  newKeyMeta,
+  versionInfo,
+  type KeyMeta,
+  type KvConfig,
+  type VersionMeta,
+} from './kv-v2-metadata.js';
+
+/** Options of {@link KvV2Backend}. */
+export interface KvV2Options {
+  /** Clock in epoch milliseconds (tests inject one). */
+  now?: () => number;
+}
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** RFC 7386 JSON merge patch. */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!isObject(patch)) return patch;
+  const out: JsonObject = isObject(target) ? { ...target } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) Reflect.deleteProperty(out, k);
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+/** Vault's limits on custom_metadata. */
+function validateCustomMetadata(m: Record<string, string>): void {
+  const prefix = 'custom_metadata validation failed: ';
+  const keys = Object.keys(m);
+  if (keys.length > 64) throw badRequest(`${prefix}${keys.length} custom_metadata keys provided, but only 64 allowed`);
+  for (const k of keys) {
+    if (k.length > 128) throw badRequest(`${prefix}length of key "${k}" is ${k.length} which exceeds the maximum length of 128`);
+    const v = m[k] ?? '';
+    if (v.length > 512) throw badRequest(`${prefix}length of value for key "${k}" is ${v.length} which exceeds the maximum length of 512`);
+  }
+}
+
+const INVALID_PATH_COMMAND: Readonly<Record<string, string>> = {
+  create: 'put',
+  update: 'put',
+  patch: 'patch',
+  read: 'get',
+  list: 'list',
+  delete: 'delete',
+};
+
+/** A KV v2 backend over a mount's own storage. */
+export class KvV2Backend implements LogicalBackend {
+  private readonly storage: Storage;
+  private readonly now: () => number;
+  private lock: Promise<unknown> = Promise.resolve();
+
+  /** `storage` is the mount's namespace (a PrefixedStorage over the barrier). */
+  constructor(storage: Storage, options: KvV2Options = {}) {
+    this.storage = storage;
+    this.now = options.now ?? Date.now;
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async getJson<T>(key: string): Promise<T | undefined> {
+    const bytes = await this.storage.get(key);
+    return bytes === undefined ? undefined : (JSON.parse(bytes.toString('utf8')) as T);
+  }
+
+  private putJson(key: string, value: unknown): Promise<void> {
+    return this.storage.put(key, Buffer.from(JSON.stringify(value), 'utf8'));
+  }
+
+  private async config(): Promise<KvConfig> {
+    return (await this.getJson<KvConfig>('config')) ?? defaultConfig();
+  }
+
+  private meta(path: string): Promise<KeyMeta | undefined> {
+    return this.getJson<KeyMeta>('metadata/' + path);
+  }
+
+  private versionKey(path: string, n: number): string {
+    return `versions/${sha256(path).toString('hex')}/${n}`;
+  }
+
+  /** Existence check (create vs update): `data/<p>` and `metadata/<p>` exist when the key has metadata. */
+  async exists(path: string): Promise<boolean | undefined> {
+    const m = /^(data|metadata)\/(.+)$/.exec(path.replace(/^\/+/, ''));
+    if (m === null || (m[2] ?? '').endsWith('/')) return undefined;
+    return (await this.meta(m[2] ?? '')) !== undefined;
+  }
+
+  /** Serves one request relative to the mount. */
+  async handle(req: LogicalRequest): Promise<LogicalResponse> {
+    const path = req.path.replace(/^\/+/, '');
+    const op = req.operation;
+    const write = op === 'create' || op === 'update';
+    if (path === 'config') {
+      if (op === 'read') return { data: configData(await this.config()) };
+      if (write) return this.exclusive(() => this.writeConfig(req.data));
+      throw unsupportedOperation();
+    }
+    const slash = path.indexOf('/');
+    const section = slash === -1 ? path : path.slice(0, slash);
+    const key = slash === -1 ? '' : path.slice(slash + 1);
+    switch (section) {
+      case 'data':
+        if (op === 'read') return this.readData(key, req.query);
+        if (write) return this.exclusive(() => this.writeData(key, req.data, false));
+        if (op === 'patch') return this.exclusive(() => this.writeData(key, req.data, true));
+        if (op === 'delete') return this.exclusive(() => this.softDeleteLatest(key));
+        throw unsupportedOperation();
+      case 'subkeys':
+        if (op === 'read') return this.readSubkeys(key, req.query);
+        throw unsupportedOperation();
+      case 'delete':
+      case 'undelete':
+      case 'destroy':
+        if (!write) throw unsupportedOperation();
+        return this.exclusive(() => this.changeVersions(section, key, req.data));
+      case 'metadata':
+        if (op === 'list') return this.listMetadata(key);
+        if (op === 'read') return this.readMetadata(key);
+        if (write || op === 'patch') return this.exclusive(() => this.writeMetadata(key, req.data, op === 'patch'));
+        return this.exclusive(() => this.deleteMetadata(key));
+      default:
+        // Vault's pathInvalid: a v1-style path on a v2 mount.
+        return {
+          status: 404,
+          data: null,
+          warnings: [
+            `Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API endpoints to use. If using the Vault CLI, use 'vault kv ${INVALID_PATH_COMMAND[op] ?? 'get'}' for this operation.`,
+          ],
+        };
+    }
+  }
+
+  private async writeConfig(data: JsonObject): Promise<LogicalResponse> {
+    const cfg = await this.config();
+    if (data['max_versions'] !== undefined) {
+      const mv = intField(data, 'max_versions', 0);
+      if (mv < 0) throw badRequest('max_versions must be a non-negative integer');
+      cfg.max_versions = mv;
+    }
+    if (data['cas_required'] !== undefined) cfg.cas_required = boolField(data, 'cas_required', false);
+    if (data['delete_version_after'] !== undefined) {
+      const dva = parseDurationSeconds(data['delete_version_after']);
+      cfg.delete_version_after = dva < 0 ? 0 : dva;
+    }
+    await this.putJson('config', cfg);
+    return { status: 204 };
+  }
+
+  private requireKey(key: string): void {
+    if (key === '') throw badRequest('missing path');
+  }
+
+  private versionParam(query: Record<string, string>): number {
+    const raw = query['version'];
+    if (raw === undefined || raw === '') return 0;
+    if (!/^[0-9]{1,15}$/.test(raw)) throw badRequest(`error converting input ${raw} for field "version"`);
+    return Number(raw);
+  }
+
+  /** Resolves a read to its version, or a 404 response (plain or with the metadata envelope). */
+  private async readable(
+    key: string,
+    query: Record<string, string>,
+  ): Promise<{ meta: KeyMeta; n: number; vm: VersionMeta; info: Record<string, unknown>; gone: boolean }> {
+    this.requireKey(key);
+    const meta = await this.meta(key);
+    if (meta === undefined) throw notFound();
+    const requested = this.versionParam(query);
+    const n = requested === 0 ? meta.currentVersion : requested;
+    const vm = meta.versions[String(n)];
+    if (vm === undefined) throw notFound();
+    const info = versionInfo(meta, n, vm);
+    return { meta, n, vm, info, gone: vm.destroyed || isDeleted(vm, this.now()) };
+  }
+
+  private async readData(key: string, query: Record<string, string>): Promise<LogicalResponse> {
+    const r = await this.readable(key, query);
+    if (r.gone) return { status: 404, data: { data: null, metadata: r.info } };
+    const data = await this.getJson<JsonObject>(this.versionKey(key, r.n));
+    if (data === undefined) throw new StoreApiError(500, 'could not find version data');
+    return { data: { data, metadata: r.info } };
+  }
+
+  private async readSubkeys(key: string, query: Record<string, string>): Promise<LogicalResponse> {
+    const r = await this.readable(key, query);
+    if (r.gone) return { status: 404, data: { subkeys: null, metadata: r.info } };
+    const depthRaw = query['depth'] ?? '0';
+    if (!/^[0-9]{1,6}$/.test(depthRaw)) throw badRequest(`error converting input ${depthRaw} for field "depth"`);
+    const depth = Number(depthRaw);
+    const data = await this.getJson<JsonObject>(this.versionKey(key, r.n));
+    if (data === undefined) throw new StoreApiError(500, 'could not find version data');
+    const walk = (o: JsonObject, level: number): JsonObject => {
+      const out: JsonObject = {};
+      for (const [k, v] of Object.entries(o)) out[k] = isObject(v) && (depth === 0 || level < depth) ? walk(v, level + 1) : null;
+      return out;
+    };
+    return { data: { subkeys: walk(data, 1), metadata: r.info } };
+  }
+
+  private async writeData(key: string, body: JsonObject, patch: boolean): Promise<LogicalResponse> {
+    this.requireKey(key);
+    const input = body['data'];
+    if (!isObject(input)) throw badRequest('no data provided');
+    const options = body['options'];
+    const cas = isObject(options) && options['cas'] !== undefined && options['cas'] !== null ? intField(options, 'cas', 0) : undefined;
+    const cfg = await this.config();
+    const existing = await this.meta(key);
+    if (patch && existing === undefined) throw notFound();
+    const meta = existing ?? newKeyMeta();
+    if (cas === undefined && (cfg.cas_required || meta.casRequired)) throw badRequest('check-and-set parameter required for this call');
+    if (cas !== undefined && cas !== meta.currentVersion) throw badRequest('check-and-set parameter did not match the current version');
+    const now = this.now();
+    let data: JsonObject = input;
+    if (patch) {
+      const cur = meta.versions[String(meta.currentVersion)];
+      if (cur === undefined || cur.destroyed || isDeleted(cur, now)) throw notFound();
+      const current = (await this.getJson<JsonObject>(this.versionKey(key, meta.currentVersion))) ?? {};
+      data = mergePatch(current, input) as JsonObject;
+    }
+    const dva = effectiveDeleteAfter(meta, cfg);
+    const vm: VersionMeta = { createdMs: now, deletionMs: dva > 0 ? now + dva * 1000 : 0, destroyed: false };
+    const pruned = addVersion(meta, vm, cfg);
+    await this.putJson(this.versionKey(key, meta.currentVersion), data);
+    await this.putJson('metadata/' + key, meta);
+    // Oldest first, so an interrupted cleanup resumes on the next write.
+    for (const n of pruned) await this.storage.delete(this.versionKey(key, n));
+    const info = versionInfo(meta, meta.currentVersion, vm);
+    return { data: info };
+  }
+
+  private async softDeleteLatest(key: string): Promise<LogicalResponse> {
+    this.requireKey(key);
+    const meta = await this.meta(key);
+    if (meta === undefined) return { status: 204 };
+    const vm = meta.versions[String(meta.currentVersion)];
+    const now = this.now();
+    if (vm !== undefined && !vm.destroyed && !isDeleted(vm, now)) {
+      vm.deletionMs = now;
+      await this.putJson('metadata/' + key, meta);
+    }
+    return { status: 204 };
+  }
+
+  private async changeVersions(action: 'delete' | 'undelete' | 'destroy', key: string, body: JsonObject): Promise<LogicalResponse> {
+    this.requireKey(key);
+    const versions = intListField(body, 'versions');
+    if (versions.length === 0) throw badRequest('no version number provided');
+    const meta = await this.meta(key);
+    if (meta === undefined) return { status: 204 };
+    const now = this.now();
+    for (const n of versions) {
+      const vm = meta.versions[String(n)];
+      if (vm === undefined) continue;
+      if (action === 'delete') {
+        if (!vm.destroyed && !isDeleted(vm, now)) vm.deletionMs = now;
+      } else if (action === 'undelete') {
+        if (!vm.destroyed) vm.deletionMs = 0;
+      } else {
+        vm.destroyed = true;
+        await this.storage.delete(this.versionKey(key, n));
+      }
+    }
+    await this.putJson('metadata/' + key, meta);
+    return { status: 204 };
+  }
+
+  private async listMetadata(key: string): Promise<LogicalResponse> {
+    const prefix = key === '' || key.endsWith('/') ? key : key + '/';
+    const keys = await this.storage.list('metadata/' + prefix);
+    if (keys.length === 0) throw notFound();
+    return { data: { keys } };
+  }
+
+  private async readMetadata(key: string): Promise<LogicalResponse> {
+    this.requireKey(key);
+    const meta = await this.meta(key);
+    if (meta === undefined) throw notFound();
+    return { data: metadataData(meta) };
+  }
+
+  private async writeMetadata(key: string, body: JsonObject, patch: boolean): Promise<LogicalResponse> {
+    this.requireKey(key);
+    const existing = await this.meta(key);
+    if (patch && existing === undefined) throw notFound();
+    const meta = existing ?? newKeyMeta();
+    if (body['max_versions'] !== undefined) {
+      const mv = intField(body, 'max_versions', 0);
+      if (mv < 0) throw badRequest('max_versions must be a non-negative integer');
+      meta.maxVersions = mv;
+    }
+    if (body['cas_required'] !== undefined) meta.casRequired = boolField(body, 'cas_required', false);
+    if (body['delete_version_after'] !== undefined) {
+      const dva = parseDurationSeconds(body['delete_version_after']);
+      meta.deleteVersionAfter = dva < 0 ? 0 : dva;
+    }
+    if (body['custom_metadata'] !== undefined) {
+      let custom: Record<string, string> | undefined;
+      if (patch && isObject(body['custom_metadata'])) {
+        const merged = mergePatch(meta.customMetadata ?? {}, body['custom_metadata']);
+        custom = stringMapField({ custom_metadata: merged }, 'custom_metadata');
+      } else custom = stringMapField(body, 'custom_metadata');
+      if (custom !== undefined) validateCustomMetadata(custom);
+      meta.customMetadata = custom === undefined ? null : custom;
+    }
+    if (existing === undefined) {
+      const now = this.now();
+      meta.createdMs = now;
+      meta.updatedMs = now;
+    }
+    await this.putJson('metadata/' + key, meta);
+    return { status: 204 };
+  }
+
+  private async deleteMetadata(key: string): Promise<LogicalResponse> {
+    this.requireKey(key);
+    const meta = await this.meta(key);
+    if (meta === undefined) return { status: 204 };
+    const folder = `versions/${sha256(key).toString('hex')}/`;
+    for (const n of await this.storage.list(folder)) await this.storage.delete(folder + n);
+    await this.storage.delete('metadata/' + key);
+    return { status: 204 };
+  }
+}

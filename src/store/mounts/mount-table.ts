@@ -1,0 +1,385 @@
+/**
+ * The mount table: which secrets engine serves which path prefix. Persisted at `core/mounts` (secrets engines) and
+ * `core/auth` (auth methods: only the token store) in the barrier; each mount's data lives under
+ * `logical/<uuid>/`, so unmounting removes exactly that subtree. Built in, as in a non-dev Vault: `sys/` (served by
+ * the HTTP layer) and `auth/token/`; `secret/` is not mounted by default. Serves `sys/mounts`, `sys/mounts/<path>`
+ * (+ `/tune`), `sys/auth` (read) and `sys/internal/ui/mounts[/<path>]`.
+ */
+import { StoreApiError, badRequest, noHandler, unsupportedOperation } from '../api-error.js';
+import type { LogicalBackend } from '../backend.js';
+import type { JsonObject, LogicalRequest, LogicalResponse } from '../logical.js';
+import { PrefixedStorage, type Storage } from '../storage/storage.js';
+import { randomUUID } from '../../crypto.js';
+import { KvV1Backend } from '../kv/kv-v1.js';
+import { KvV2Backend } from '../kv/kv-v2.js';
+import { parseDurationSeconds } from '../tokens/duration.js';
+import { boolField, stringField } from '../tokens/fields.js';
+import { DEFAULT_TOKEN_TTL } from '../tokens/token-store.js';
+
+/** A mount's tunable lease settings (seconds; 0 = the system default of 768h). */
+export interface MountConfig {
+  default_lease_ttl: number;
+  max_lease_ttl: number;
+  force_no_cache: boolean;
+}
+
+/** One mounted engine, with Vault's field names. */
+export interface MountEntry {
+  /** The mount path with a trailing `/`, e.g. `secret/` (`token/` for the token auth method). */
+  path: string;
+  type: string;
+  description: string;
+  accessor: string;
+  uuid: string;
+  options: Record<string, string> | null;
+  config: MountConfig;
+  local: boolean;
+  seal_wrap: boolean;
+  external_entropy_access: boolean;
+}
+
+/** The result of {@link MountTable.resolve}. */
+export interface ResolvedMount {
+  entry: MountEntry;
+  /** The request path relative to the mount (no leading `/`). */
+  rest: string;
+  backend: LogicalBackend;
+}
+
+/** Options of {@link MountTable}. */
+export interface MountTableOptions {
+  /** Clock in epoch milliseconds handed to the KV v2 backends (tests inject one). */
+  now?: () => number;
+}
+
+interface StoredTable {
+  version: 1;
+  entries: MountEntry[];
+}
+
+/** Paths no user mount may take or start with (Vault's protectedMounts). */
+const PROTECTED = ['audit/', 'auth/', 'sys/', 'cubbyhole/', 'identity/'];
+
+function accessorFor(type: string): string {
+  return `${type}_${randomUUID().slice(0, 8)}`;
+}
+
+function systemMount(): MountEntry {
+  return {
+    path: 'sys/',
+    type: 'system',
+    description: 'system endpoints used for control, policy and debugging',
+    accessor: accessorFor('system'),
+    uuid: randomUUID(),
+    options: null,
+    config: { default_lease_ttl: 0, max_lease_ttl: 0, force_no_cache: false },
+    local: false,
+    seal_wrap: true,
+    external_entropy_access: false,
+  };
+}
+
+function tokenAuthMount(): MountEntry {
+  return {
+    path: 'token/',
+    type: 'token',
+    description: 'token based credentials',
+    accessor: accessorFor('auth_token'),
+    uuid: randomUUID(),
+    options: null,
+    config: { default_lease_ttl: 0, max_lease_ttl: 0, force_no_cache: false },
+    local: false,
+    seal_wrap: false,
+    external_entropy_access: false,
+  };
+}
+
+/** How `GET sys/mounts` shows an entry. */
+export function mountInfo(e: MountEntry): JsonObject {
+  return {
+    accessor: e.accessor,
+    config: { ...e.config },
+    description: e.description,
+    external_entropy_access: e.external_entropy_access,
+    local: e.local,
+    options: e.options === null ? null : { ...e.options },
+    plugin_version: '',
+    running_plugin_version: '',
+    running_sha256: '',
+    seal_wrap: e.seal_wrap,
+    type: e.type,
+    uuid: e.uuid,
+  };
+}
+
+/** Normalizes a mount path: no leading `/`, exactly one trailing `/`. */
+function normalizeMountPath(raw: string): string {
+  const p = raw.replace(/^\/+/, '').replace(/\/+$/, '');
+  return p === '' ? '' : p + '/';
+}
+
+function kvVersion(e: MountEntry): string {
+  return e.options?.['version'] ?? '1';
+}
+
+/** The mount table; `handle` serves paths relative to `sys/` (a leading `sys/` is tolerated). */
+export class MountTable implements LogicalBackend {
+  private readonly storage: Storage;
+  private readonly now: (() => number) | undefined;
+  private mounts: MountEntry[] = [];
+  private auths: MountEntry[] = [];
+  private readonly backends = new Map<string, LogicalBackend>();
+  private lock: Promise<unknown> = Promise.resolve();
+
+  /** `storage` is the barrier (or any Storage). */
+  constructor(storage: Storage, options: MountTableOptions = {}) {
+    this.storage = storage;
+    this.now = options.now;
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async readTable(key: string): Promise<MountEntry[] | undefined> {
+    const bytes = await this.storage.get(key);
+    return bytes === undefined ? undefined : (JSON.parse(bytes.toString('utf8')) as StoredTable).entries;
+  }
+
+  private async writeTable(key: string, entries: MountEntry[]): Promise<void> {
+    const table: StoredTable = { version: 1, entries };
+    await this.storage.put(key, Buffer.from(JSON.stringify(table), 'utf8'));
+  }
+
+  /** Loads the tables, creating the built-in mounts on first start. */
+  async load(): Promise<void> {
+    const mounts = await this.readTable('core/mounts');
+    if (mounts === undefined) {
+      this.mounts = [systemMount()];
+      await this.writeTable('core/mounts', this.mounts);
+    } else this.mounts = mounts;
+    const auths = await this.readTable('core/auth');
+    if (auths === undefined) {
+      this.auths = [tokenAuthMount()];
+      await this.writeTable('core/auth', this.auths);
+    } else this.auths = auths;
+    this.backends.clear();
+  }
+
+  /** The secrets-engine mounts (copies). */
+  entries(): MountEntry[] {
+    return this.mounts.map((e) => ({ ...e }));
+  }
+
+  /** The auth-method mounts (copies; paths relative to `auth/`). */
+  authEntries(): MountEntry[] {
+    return this.auths.map((e) => ({ ...e }));
+  }
+
+  private longestMatch(rawPath: string): MountEntry | undefined {
+    const path = rawPath.replace(/^\/+/, '');
+    let best: MountEntry | undefined;
+    for (const e of this.mounts) {
+      if ((path.startsWith(e.path) || path + '/' === e.path) && (best === undefined || e.path.length > best.path.length)) best = e;
+    }
+    return best;
+  }
+
+  /**
+   * The engine serving `path` (e.g. `secret/data/x`): the longest matching mount, the path relative to it, and its
+   * backend over `logical/<uuid>/`. `sys/` and unmounted paths give undefined (the HTTP layer answers those).
+   */
+  resolve(path: string): ResolvedMount | undefined {
+    const entry = this.longestMatch(path);
+    if (entry?.type !== 'kv') return undefined;
+    const clean = path.replace(/^\/+/, '');
+    const rest = clean.length >= entry.path.length ? clean.slice(entry.path.length) : '';
+    return { entry: { ...entry }, rest, backend: this.backendFor(entry) };
+  }
+
+  private backendFor(entry: MountEntry): LogicalBackend {
+    const cached = this.backends.get(entry.uuid);
+    if (cached !== undefined) return cached;
+    const storage = new PrefixedStorage(this.storage, `logical/${entry.uuid}/`);
+    const backend: LogicalBackend =
+      kvVersion(entry) === '2' ? new KvV2Backend(storage, this.now === undefined ? {} : { now: this.now }) : new KvV1Backend(storage);
+    this.backends.set(entry.uuid, backend);
+    return backend;
+  }
+
+  /** Mounts an engine (`POST sys/mounts/<path>`). Throws 400 StoreApiError with Vault's messages. */
+  async mount(rawPath: string, body: JsonObject): Promise<MountEntry> {
+    const path = normalizeMountPath(rawPath);
+    if (path === '') throw badRequest('path cannot be empty');
+    if (path.split('/').includes('..')) throw badRequest(`'..' not allowed in mount path`);
+    const rawType = stringField(body, 'type');
+    if (rawType === '') throw badRequest('backend type must be specified as a string');
+    const optionsIn = body['options'];
+    let options: Record<string, string> | null = null;
+    if (optionsIn !== undefined && optionsIn !== null) {
+      if (typeof optionsIn !== 'object' || Array.isArray(optionsIn)) throw badRequest('options must be a map of strings');
+      options = {};
+      for (const [k, v] of Object.entries(optionsIn as Record<string, unknown>)) {
+        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw badRequest('options must be a map of strings');
+        options[k] = String(v);
+      }
+    }
+    let type = rawType;
+    if (rawType === 'kv-v1' || rawType === 'kv-v2') {
+      type = 'kv';
+      options = { ...(options ?? {}), version: rawType === 'kv-v2' ? '2' : '1' };
+    }
+    if (type !== 'kv') throw badRequest(`plugin not found in the catalog: ${rawType}`);
+    const version = options?.['version'];
+    if (version !== undefined && version !== '1' && version !== '2') throw badRequest(`invalid version "${version}": only versions 1 and 2 are supported`);
+    const configIn = body['config'];
+    const cfg = typeof configIn === 'object' && configIn !== null && !Array.isArray(configIn) ? (configIn as JsonObject) : {};
+    const config: MountConfig = {
+      default_lease_ttl: Math.max(0, parseDurationSeconds(cfg['default_lease_ttl'])),
+      max_lease_ttl: Math.max(0, parseDurationSeconds(cfg['max_lease_ttl'])),
+      force_no_cache: boolField(cfg, 'force_no_cache', false),
+    };
+    const entry: MountEntry = {
+      path,
+      type,
+      description: stringField(body, 'description'),
+      accessor: accessorFor(type),
+      uuid: randomUUID(),
+      options,
+      config,
+      local: boolField(body, 'local', false),
+      seal_wrap: boolField(body, 'seal_wrap', false),
+      external_entropy_access: boolField(body, 'external_entropy_access', false),
+    };
+    return this.exclusive(async () => {
+      for (const e of this.mounts) {
+        if (e.path.startsWith(path) || path.startsWith(e.path)) throw badRequest(`path is already in use at ${e.path}`);
+      }
+      for (const p of PROTECTED) if (path.startsWith(p)) throw badRequest(`cannot mount "${path}"`);
+      const next = [...this.mounts, entry];
+      await this.writeTable('core/mounts', next);
+      this.mounts = next;
+      return { ...entry };
+    });
+  }
+
+  /** Unmounts an engine and deletes its data (`DELETE sys/mounts/<path>`); an absent mount is not an error. */
+  async unmount(rawPath: string): Promise<void> {
+    const path = normalizeMountPath(rawPath);
+    for (const p of PROTECTED) if (path.startsWith(p)) throw badRequest(`cannot unmount "${path}"`);
+    await this.exclusive(async () => {
+      const entry = this.mounts.find((e) => e.path === path);
+      if (entry === undefined) return;
+      const next = this.mounts.filter((e) => e !== entry);
+      await this.writeTable('core/mounts', next);
+      this.mounts = next;
+      this.backends.delete(entry.uuid);
+      await deleteTree(this.storage, `logical/${entry.uuid}/`);
+    });
+  }
+
+  /** Serves `mounts[/<path>[/tune]]`, `auth` and `internal/ui/mounts[/<path>]` relative to `sys/`. */
+  async handle(req: LogicalRequest): Promise<LogicalResponse> {
+    const path = (req.path.startsWith('sys/') ? req.path.slice(4) : req.path).replace(/^\/+/, '');
+    const op = req.operation;
+    const write = op === 'create' || op === 'update';
+    if (path === 'mounts' || path === 'mounts/') {
+      if (op !== 'read') throw unsupportedOperation();
+      return { data: this.listing(this.mounts), topLevelData: true };
+    }
+    if (path === 'auth' || path === 'auth/') {
+      if (op !== 'read') throw unsupportedOperation();
+      return { data: this.listing(this.auths), topLevelData: true };
+    }
+    if (path.startsWith('mounts/')) {
+      let target = path.slice('mounts/'.length);
+      if (target.endsWith('/tune')) {
+        target = target.slice(0, -'/tune'.length);
+        if (op === 'read') return { data: this.tuneInfo(this.exact(target)) };
+        if (write) return this.tune(target, req.data);
+        throw unsupportedOperation();
+      }
+      if (write) {
+        await this.mount(target, req.data);
+        return { status: 204 };
+      }
+      if (op === 'delete') {
+        await this.unmount(target);
+        return { status: 204 };
+      }
+      if (op === 'read') return { data: mountInfo(this.exact(target)) };
+      throw unsupportedOperation();
+    }
+    if (path === 'internal/ui/mounts' || path === 'internal/ui/mounts/') {
+      if (op !== 'read') throw unsupportedOperation();
+      return { data: { secret: this.listing(this.mounts), auth: this.listing(this.auths) } };
+    }
+    if (path.startsWith('internal/ui/mounts/')) {
+      if (op !== 'read') throw unsupportedOperation();
+      const target = path.slice('internal/ui/mounts/'.length);
+      const entry = this.longestMatch(target);
+      if (entry === undefined) {
+        throw new StoreApiError(
+          403,
+          `preflight capability check returned 403, please ensure client's policies grant access to path "${normalizeMountPath(target)}"`,
+        );
+      }
+      return { data: { ...mountInfo(entry), path: entry.path } };
+    }
+    throw noHandler(`sys/${path}`);
+  }
+
+  private listing(entries: MountEntry[]): JsonObject {
+    const out: JsonObject = {};
+    for (const e of entries) out[e.path] = mountInfo(e);
+    return out;
+  }
+
+  private exact(target: string): MountEntry {
+    const path = normalizeMountPath(target);
+    const entry = this.mounts.find((e) => e.path === path);
+    if (entry === undefined) throw badRequest(`No secret engine mount at ${path}`);
+    return entry;
+  }
+
+  private tuneInfo(e: MountEntry): JsonObject {
+    return {
+      default_lease_ttl: e.config.default_lease_ttl === 0 ? DEFAULT_TOKEN_TTL : e.config.default_lease_ttl,
+      max_lease_ttl: e.config.max_lease_ttl === 0 ? DEFAULT_TOKEN_TTL : e.config.max_lease_ttl,
+      force_no_cache: e.config.force_no_cache,
+      description: e.description,
+      options: e.options === null ? null : { ...e.options },
+    };
+  }
+
+  private async tune(target: string, body: JsonObject): Promise<LogicalResponse> {
+    return this.exclusive(async () => {
+      const entry = this.exact(target);
+      const next: MountEntry = { ...entry, config: { ...entry.config } };
+      if (body['description'] !== undefined) next.description = stringField(body, 'description');
+      if (body['default_lease_ttl'] !== undefined) next.config.default_lease_ttl = Math.max(0, parseDurationSeconds(body['default_lease_ttl']));
+      if (body['max_lease_ttl'] !== undefined) next.config.max_lease_ttl = Math.max(0, parseDurationSeconds(body['max_lease_ttl']));
+      const opts = body['options'];
+      if (typeof opts === 'object' && opts !== null && !Array.isArray(opts)) {
+        const version = (opts as JsonObject)['version'];
+        if ((typeof version === 'string' || typeof version === 'number') && String(version) !== kvVersion(entry)) {
+          throw badRequest('changing the KV version of a mount is not supported by this store');
+        }
+      }
+      const list = this.mounts.map((e) => (e === entry ? next : e));
+      await this.writeTable('core/mounts', list);
+      this.mounts = list;
+      return { status: 204 };
+    });
+  }
+}
+
+/** Deletes every key under `prefix` (which ends with `/`), depth first. */
+async function deleteTree(storage: Storage, prefix: string): Promise<void> {
+  for (const child of await storage.list(prefix)) {
+    if (child.endsWith('/')) await deleteTree(storage, prefix + child);
+    else await storage.delete(prefix + child);
+  }
+}

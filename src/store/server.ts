@@ -1,0 +1,120 @@
+/**
+ * The embedded store, composed: durable storage → seal state machine (SealManager) → on unseal, the logical layer
+ * (tokens, policies, mounts) over the barrier → the HTTP API and its listener. On seal the logical layer is dropped;
+ * on close the listener drains, the store seals (wiping keys) and the storage closes.
+ */
+import { SecretStoreError, describeCause } from '../errors.js';
+import type { Logger } from '../log.js';
+import { VERSION } from '../version.js';
+import { StoreApi } from './http/api.js';
+import { StoreHttpServer, type TlsMaterial } from './http/http-server.js';
+import { LogicalLayer } from './http/logical-layer.js';
+import { SealManager } from './seal/seal-manager.js';
+import { openDurableStorage } from './storage/durable.js';
+import type { Storage } from './storage/storage.js';
+
+/** Options of {@link StoreServer.start}. */
+export interface StoreServerOptions {
+  /** Data folder (created 0700 by the storage when missing). */
+  dataDir: string;
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  tls?: TlsMaterial | undefined;
+  /** Largest request body (default 32 MiB, as Vault). */
+  maxBodyBytes?: number;
+  log: Logger;
+}
+
+/** The storage handle the server owns. */
+type DurableStorage = Storage & { close(): Promise<void> };
+
+/** A running embedded store. */
+export class StoreServer {
+  private readonly storage: DurableStorage;
+  private readonly seal: SealManager;
+  private readonly http: StoreHttpServer;
+  private closed: Promise<void> | undefined;
+
+  private constructor(storage: DurableStorage, seal: SealManager, http: StoreHttpServer) {
+    this.storage = storage;
+    this.seal = seal;
+    this.http = http;
+  }
+
+  /** `http://HOST:PORT` (or https) with the real port. */
+  get url(): string {
+    return this.http.url;
+  }
+  /** The bound port. */
+  get port(): number {
+    return this.http.port;
+  }
+  /** Whether the store is sealed right now. */
+  get sealed(): boolean {
+    return this.seal.sealed;
+  }
+  /** Whether the store has been initialized. */
+  get initialized(): boolean {
+    return this.seal.initialized;
+  }
+
+  /** Opens the storage (sealed) and starts listening. */
+  static async start(options: StoreServerOptions): Promise<StoreServer> {
+    const log = options.log.child({ component: 'store' });
+    const storage = await openDurableStorage(options.dataDir);
+    let seal: SealManager | undefined;
+    try {
+      seal = await SealManager.open(storage, { version: VERSION, storageType: 'file' });
+      let logical: LogicalLayer | undefined;
+      seal.onUnseal(async (barrier) => {
+        logical = await LogicalLayer.open(barrier);
+        log.info('unsealed');
+      });
+      seal.onSeal(() => {
+        logical = undefined;
+        log.info('sealed');
+      });
+      const api = new StoreApi({
+        seal,
+        logical: () => logical,
+        // At init the barrier is open only for this callback: set up policies and mounts, then the root token.
+        createRootToken: async (barrier) => (await LogicalLayer.open(barrier)).tokens.createRoot(),
+        onInternalError: (err) => log.error('internal error', { cause: describeCause(err) }),
+      });
+      let http: StoreHttpServer;
+      try {
+        http = await StoreHttpServer.listen({
+          host: options.host,
+          port: options.port,
+          api,
+          log: log.child({ component: 'http' }),
+          tls: options.tls,
+          maxBodyBytes: options.maxBodyBytes,
+        });
+      } catch (err) {
+        throw new SecretStoreError(
+          'IO',
+          `cannot listen on ${options.host}:${options.port} (${describeCause(err)}); pick another --listen address or stop what uses it`,
+          { cause: err },
+        );
+      }
+      return new StoreServer(storage, seal, http);
+    } catch (err) {
+      await seal?.close().catch(() => undefined);
+      await storage.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Graceful stop: drain HTTP, seal (wipes keys), close the storage. Idempotent. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      await this.http.close();
+      if (!this.seal.sealed) await this.seal.seal();
+      await this.seal.close();
+      await this.storage.close();
+    })();
+    return this.closed;
+  }
+}

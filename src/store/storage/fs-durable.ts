@@ -1,0 +1,72 @@
+/**
+ * File-system primitives for durable storage: a 0700 folder, fsync of a folder (so a rename or unlink inside it
+ * survives power loss — Node's fs calls do not do it for you), and a coalescing folder syncer so concurrent
+ * writers share one folder fsync instead of queueing one each.
+ */
+import { chmod, mkdir, open } from 'node:fs/promises';
+import { SecretStoreError, describeCause } from '../../errors.js';
+
+/** Creates `dir` (and parents) with mode 0700, and tightens an existing one to 0700. */
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+  } catch (err) {
+    throw new SecretStoreError('IO', `cannot create the data folder ${dir} (${describeCause(err)}); check the path and its permissions`, { cause: err });
+  }
+}
+
+/** fsync of a folder: makes entries created, renamed or removed in it durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Coalesces folder fsyncs: {@link DirSyncer.sync} resolves after an fsync that STARTED after the call, so every
+ * caller's earlier rename is covered, while callers arriving during an fsync share the next one.
+ */
+export class DirSyncer {
+  private readonly dir: string;
+  private running: Promise<void> | undefined;
+  private next: Promise<void> | undefined;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /** Resolves once the folder has been fsynced after this call began. */
+  sync(): Promise<void> {
+    if (this.running === undefined) {
+      this.running = fsyncDir(this.dir).finally(() => {
+        this.running = undefined;
+      });
+      return this.running;
+    }
+    // An fsync is in flight and may have started before our rename: wait for it, then share one more.
+    this.next ??= this.running.then(
+      () => {
+        this.next = undefined;
+        return this.sync();
+      },
+      () => {
+        this.next = undefined;
+        return this.sync();
+      },
+    );
+    return this.next;
+  }
+}
+
+/** A UTF-8 round-trip check: keys with lone surrogates would collide after encoding, so they are refused. */
+export function assertStorageKey(key: string): Buffer {
+  const bytes = Buffer.from(key, 'utf8');
+  if (key === '' || bytes.length > 65_535 || bytes.toString('utf8') !== key) {
+    throw new SecretStoreError('INTERNAL', 'invalid storage key: empty, longer than 65535 bytes, or not valid Unicode');
+  }
+  return bytes;
+}

@@ -1,0 +1,462 @@
+/**
+ * The token store (`auth/token/*`): service tokens with policies, TTLs, periods, use counts and a parent/child tree
+ * (revoking a token revokes its descendants). Token ids (`hvs.` + 24 base62) are never stored: every record is keyed
+ * by HMAC-SHA256(salt, id) with a random per-store salt kept in storage, as Vault's salted ids are, so a storage
+ * dump does not yield usable tokens, and lookups compare hashes rather than secrets.
+ *
+ * Layout under `sys/token/`: `salt`; `id/<hash>` (the record); `accessor/<hash(accessor)>` → the record's hash;
+ * `parent/<parent hash>/<child hash>` (the tree).
+ */
+import { StoreApiError, badRequest, noHandler, permissionDenied, unsupportedOperation } from '../api-error.js';
+import type { CallerContext, LogicalBackend } from '../backend.js';
+import type { LogicalRequest, LogicalResponse } from '../logical.js';
+import { PrefixedStorage, type Storage } from '../storage/storage.js';
+import { hmacSha256, randomBase62, randomBytes } from '../../crypto.js';
+import { parseDurationSeconds } from './duration.js';
+import { boolField, intField, stringField, stringListField, stringMapField } from './fields.js';
+import { authBlock, lookupData, publicEntry, sanitizePolicies, type StoredToken, type TokenEntry } from './token-entry.js';
+import { calculateTtl } from './ttl.js';
+
+export type { TokenEntry } from './token-entry.js';
+
+/** Vault's system default and maximum lease TTL: 768h (32 days). */
+export const DEFAULT_TOKEN_TTL = 768 * 3600;
+
+/** Options of {@link TokenStore}. */
+export interface TokenStoreOptions {
+  /** Clock in epoch milliseconds (tests inject one). */
+  now?: () => number;
+  /** Default TTL of new tokens in seconds (default 768h). */
+  defaultTtl?: number;
+  /** Maximum TTL in seconds (default 768h). */
+  maxTtl?: number;
+}
+
+/** Longest token id accepted for lookup; anything longer cannot be ours and is not hashed. */
+const MAX_TOKEN_LENGTH = 1024;
+
+interface AccessorIndex {
+  accessor: string;
+  key: string;
+}
+
+/** The token store. `handle` serves paths relative to `auth/token/` (a leading `auth/token/` is tolerated). */
+export class TokenStore implements LogicalBackend {
+  private readonly storage: Storage;
+  private readonly now: () => number;
+  private readonly defaultTtl: number;
+  private readonly maxTtl: number;
+  private saltPromise: Promise<Buffer> | undefined;
+  private readonly cache = new Map<string, StoredToken>();
+  private lock: Promise<unknown> = Promise.resolve();
+
+  /** `storage` is the barrier (or any Storage); tokens live under `sys/token/` in it. */
+  constructor(storage: Storage, options: TokenStoreOptions = {}) {
+    this.storage = new PrefixedStorage(storage, 'sys/token/');
+    this.now = options.now ?? Date.now;
+    this.defaultTtl = options.defaultTtl ?? DEFAULT_TOKEN_TTL;
+    this.maxTtl = options.maxTtl ?? DEFAULT_TOKEN_TTL;
+  }
+
+  /** Runs `fn` after every earlier mutation finished, so read-modify-write sequences never interleave. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private salt(): Promise<Buffer> {
+    this.saltPromise ??= (async () => {
+      const existing = await this.storage.get('salt');
+      if (existing !== undefined && existing.length === 32) return existing;
+      const fresh = randomBytes(32);
+      await this.storage.put('salt', fresh);
+      return fresh;
+    })();
+    return this.saltPromise;
+  }
+
+  /** The salted hash a token id is stored under. */
+  private async keyOf(token: string): Promise<string> {
+    return hmacSha256(await this.salt(), 'token:' + token).toString('hex');
+  }
+
+  private async accessorKeyOf(accessor: string): Promise<string> {
+    return hmacSha256(await this.salt(), 'accessor:' + accessor).toString('hex');
+  }
+
+  private async load(key: string): Promise<StoredToken | undefined> {
+    const cached = this.cache.get(key);
+    if (cached !== undefined) return cached;
+    const bytes = await this.storage.get('id/' + key);
+    if (bytes === undefined) return undefined;
+    const entry = JSON.parse(bytes.toString('utf8')) as StoredToken;
+    this.cache.set(key, entry);
+    return entry;
+  }
+
+  private async save(entry: StoredToken): Promise<void> {
+    await this.storage.put('id/' + entry.key, Buffer.from(JSON.stringify(entry), 'utf8'));
+    this.cache.set(entry.key, entry);
+  }
+
+  private expired(entry: StoredToken): boolean {
+    return entry.expire_time !== 0 && this.now() >= entry.expire_time;
+  }
+
+  /**
+   * The live record for `key`: undefined when absent, expired, or when an ancestor is gone or expired (a child
+   * never outlives its parent). Expired trees are revoked on the way.
+   */
+  private async live(key: string, inLock = false): Promise<StoredToken | undefined> {
+    const revoke = (k: string): Promise<void> => (inLock ? this.revokeTree(k) : this.exclusive(() => this.revokeTree(k)));
+    const entry = await this.load(key);
+    if (entry === undefined) return undefined;
+    let cursor: StoredToken = entry;
+    for (let depth = 0; ; depth++) {
+      if (this.expired(cursor)) {
+        await revoke(cursor.key);
+        return undefined;
+      }
+      if (cursor.parentKey === '' || depth > 64) return entry;
+      const parent = await this.load(cursor.parentKey);
+      if (parent === undefined) {
+        // A half-finished revocation (crash): finish it for this branch.
+        await revoke(cursor.key);
+        return undefined;
+      }
+      cursor = parent;
+    }
+  }
+
+  /** Creates a root token (init, generate-root): policies ["root"], no TTL, path `auth/token/root`. */
+  async createRoot(): Promise<string> {
+    return this.exclusive(async () => {
+      const id = 'hvs.' + randomBase62(24);
+      const nowMs = this.now();
+      const entry: StoredToken = {
+        version: 1,
+        key: await this.keyOf(id),
+        parentKey: '',
+        accessor: randomBase62(24),
+        policies: ['root'],
+        meta: null,
+        display_name: 'root',
+        parent: '',
+        creation_time: Math.floor(nowMs / 1000),
+        ttl: 0,
+        explicit_max_ttl: 0,
+        period: 0,
+        num_uses: 0,
+        renewable: false,
+        orphan: true,
+        path: 'auth/token/root',
+        type: 'service',
+        expire_time: 0,
+        issueMs: nowMs,
+        lastRenewalMs: 0,
+        lease: false,
+      };
+      await this.insert(entry);
+      return id;
+    });
+  }
+
+  /** The token's entry, or undefined when unknown, revoked or expired. Lookup is by salted hash, never by id. */
+  async resolve(token: string): Promise<TokenEntry | undefined> {
+    if (typeof token !== 'string' || token === '' || token.length > MAX_TOKEN_LENGTH) return undefined;
+    const entry = await this.live(await this.keyOf(token));
+    return entry === undefined ? undefined : publicEntry(entry);
+  }
+
+  /**
+   * Counts one use of a use-limited token; call it once per request the token authorized, after the request.
+   * The use that exhausts the count revokes the token (and its children).
+   */
+  async consumeUse(token: string): Promise<void> {
+    if (typeof token !== 'string' || token === '' || token.length > MAX_TOKEN_LENGTH) return;
+    const key = await this.keyOf(token);
+    await this.exclusive(async () => {
+      const entry = await this.load(key);
+      if (entry === undefined || entry.num_uses <= 0) return;
+      if (entry.num_uses === 1) await this.revokeTree(key);
+      else await this.save({ ...entry, num_uses: entry.num_uses - 1 });
+    });
+  }
+
+  private async insert(entry: StoredToken): Promise<void> {
+    await this.save(entry);
+    const index: AccessorIndex = { accessor: entry.accessor, key: entry.key };
+    await this.storage.put('accessor/' + (await this.accessorKeyOf(entry.accessor)), Buffer.from(JSON.stringify(index), 'utf8'));
+    if (entry.parentKey !== '') await this.storage.put(`parent/${entry.parentKey}/${entry.key}`, Buffer.alloc(0));
+  }
+
+  /** Deletes one record and its indexes (not its children). */
+  private async remove(key: string): Promise<void> {
+    const entry = await this.load(key);
+    if (entry !== undefined) {
+      await this.storage.delete('accessor/' + (await this.accessorKeyOf(entry.accessor)));
+      if (entry.parentKey !== '') await this.storage.delete(`parent/${entry.parentKey}/${key}`);
+    }
+    await this.storage.delete('id/' + key);
+    this.cache.delete(key);
+  }
+
+  /** Revokes a token and all its descendants, deepest first (so a crash never leaves an unreachable child). */
+  private async revokeTree(rootKey: string): Promise<void> {
+    const order: string[] = [];
+    const stack = [rootKey];
+    const seen = new Set<string>();
+    while (stack.length > 0) {
+      const key = stack.pop() as string;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      order.push(key);
+      for (const child of await this.storage.list(`parent/${key}/`)) stack.push(child.replace(/\/$/, ''));
+    }
+    for (const key of order.reverse()) await this.remove(key);
+  }
+
+  /** Revokes only `key`; its children become orphans (Vault's revoke-orphan). */
+  private async revokeOrphan(key: string): Promise<void> {
+    for (const child of await this.storage.list(`parent/${key}/`)) {
+      const c = await this.load(child);
+      await this.storage.delete(`parent/${key}/${child}`);
+      if (c !== undefined) await this.save({ ...c, parentKey: '', parent: '', orphan: true });
+    }
+    await this.remove(key);
+  }
+
+  private async byAccessor(accessor: string): Promise<StoredToken | undefined> {
+    if (accessor === '' || accessor.length > MAX_TOKEN_LENGTH) return undefined;
+    const bytes = await this.storage.get('accessor/' + (await this.accessorKeyOf(accessor)));
+    if (bytes === undefined) return undefined;
+    const index = JSON.parse(bytes.toString('utf8')) as AccessorIndex;
+    return this.live(index.key);
+  }
+
+  private async callerEntry(caller: CallerContext, inLock = false): Promise<StoredToken> {
+    if (caller.clientToken === '' || caller.clientToken.length > MAX_TOKEN_LENGTH) throw permissionDenied();
+    const entry = await this.live(await this.keyOf(caller.clientToken), inLock);
+    if (entry === undefined) throw permissionDenied();
+    return entry;
+  }
+
+  /** Serves `auth/token/*` (paths relative to the mount). */
+  async handle(req: LogicalRequest, caller: CallerContext): Promise<LogicalResponse> {
+    const path = (req.path.startsWith('auth/token/') ? req.path.slice('auth/token/'.length) : req.path).replace(/^\/+/, '');
+    const write = req.operation === 'update' || req.operation === 'create';
+    const route = (ok: boolean): void => {
+      if (!ok) throw unsupportedOperation();
+    };
+    switch (path) {
+      case 'create':
+      case 'create-orphan':
+        route(write);
+        return this.exclusive(() => this.create(req, caller, path === 'create-orphan'));
+      case 'lookup-self':
+        route(req.operation === 'read' || write);
+        return this.lookup(await this.callerEntry(caller), caller.clientToken);
+      case 'lookup': {
+        route(write || req.operation === 'read');
+        const id = stringField(req.data, 'token');
+        if (id === '') return this.lookup(await this.callerEntry(caller), caller.clientToken);
+        const entry = id.length > MAX_TOKEN_LENGTH ? undefined : await this.live(await this.keyOf(id));
+        if (entry === undefined) throw badToken();
+        return this.lookup(entry, id);
+      }
+      case 'lookup-accessor': {
+        route(write);
+        const entry = await this.byAccessor(stringField(req.data, 'accessor'));
+        if (entry === undefined) throw badRequest('invalid accessor');
+        return this.lookup(entry, '');
+      }
+      case 'accessors':
+      case 'accessors/': {
+        route(req.operation === 'list');
+        const keys: string[] = [];
+        for (const k of await this.storage.list('accessor/')) {
+          const bytes = await this.storage.get('accessor/' + k);
+          if (bytes !== undefined) keys.push((JSON.parse(bytes.toString('utf8')) as AccessorIndex).accessor);
+        }
+        return { data: { keys: keys.sort() } };
+      }
+      case 'renew-self': {
+        route(write);
+        const entry = await this.callerEntry(caller);
+        return this.exclusive(() => this.renew(entry.key, req, caller.clientToken));
+      }
+      case 'renew': {
+        route(write);
+        const id = stringField(req.data, 'token');
+        if (id === '') throw badRequest('missing token ID');
+        const entry = id.length > MAX_TOKEN_LENGTH ? undefined : await this.live(await this.keyOf(id));
+        if (entry === undefined) throw badRequest('invalid token');
+        return this.exclusive(() => this.renew(entry.key, req, id));
+      }
+      case 'renew-accessor': {
+        route(write);
+        const entry = await this.byAccessor(stringField(req.data, 'accessor'));
+        if (entry === undefined) throw badRequest('invalid accessor');
+        return this.exclusive(() => this.renew(entry.key, req, ''));
+      }
+      case 'revoke-self': {
+        route(write);
+        const entry = await this.callerEntry(caller);
+        await this.exclusive(() => this.revokeTree(entry.key));
+        return { status: 204 };
+      }
+      case 'revoke':
+      case 'revoke-orphan': {
+        route(write);
+        const id = stringField(req.data, 'token');
+        if (id === '') throw badRequest('missing token ID');
+        if (id.length > MAX_TOKEN_LENGTH) return { status: 204 };
+        const key = await this.keyOf(id);
+        if ((await this.load(key)) !== undefined) {
+          await this.exclusive(() => (path === 'revoke' ? this.revokeTree(key) : this.revokeOrphan(key)));
+        }
+        return { status: 204 };
+      }
+      case 'revoke-accessor': {
+        route(write);
+        const entry = await this.byAccessor(stringField(req.data, 'accessor'));
+        if (entry === undefined) throw badRequest('invalid accessor');
+        await this.exclusive(() => this.revokeTree(entry.key));
+        return { status: 204 };
+      }
+      default:
+        throw noHandler(`auth/token/${path}`);
+    }
+  }
+
+  private lookup(entry: StoredToken, id: string): LogicalResponse {
+    return { data: lookupData(entry, id, this.now()) };
+  }
+
+  private async create(req: LogicalRequest, caller: CallerContext, orphanEndpoint: boolean): Promise<LogicalResponse> {
+    const parent = await this.callerEntry(caller, true);
+    const d = req.data;
+    const warnings: string[] = [];
+    const customId = stringField(d, 'id');
+    if (customId !== '') {
+      if (!caller.sudo) throw badRequest('root or sudo privileges required to specify token id');
+      if (customId.includes('.')) throw badRequest(`custom token ID cannot have a '.' in the value`);
+      if (customId.length > MAX_TOKEN_LENGTH) throw badRequest('custom token ID is too long');
+      if ((await this.load(await this.keyOf(customId))) !== undefined) throw badRequest('cannot create a token with a duplicate ID');
+    }
+    const noParent = boolField(d, 'no_parent', false);
+    if (noParent && !orphanEndpoint && !caller.sudo) throw badRequest('root or sudo privileges required to create orphan token');
+    const type = stringField(d, 'type');
+    if (type === 'batch') throw badRequest('batch tokens are not supported by this store');
+    if (!['', 'service', 'default', 'default-service'].includes(type)) throw badRequest(`invalid 'type' value "${type}"`);
+    const numUses = intField(d, 'num_uses', 0);
+    if (numUses < 0) throw badRequest('number of uses cannot be negative');
+    const meta = stringMapField(d, 'meta');
+    const ttlIn = parseDurationSeconds(d['ttl']);
+    if (ttlIn < 0) throw badRequest('ttl must be positive');
+    let explicitMax = parseDurationSeconds(d['explicit_max_ttl']);
+    if (explicitMax < 0) throw badRequest('explicit_max_ttl must be positive');
+    const period = parseDurationSeconds(d['period']);
+    if (period < 0) throw badRequest('period must be positive');
+    if (period > 0 && !caller.sudo) throw badRequest('root or sudo privileges required to create periodic token');
+    let renewable = boolField(d, 'renewable', true);
+
+    // Policies (Vault's handleCreateCommon without roles).
+    const requested = stringListField(d, 'policies');
+    const base = requested === undefined || requested.length === 0 ? parent.policies : requested;
+    let policies = sanitizePolicies(base, false);
+    if (!caller.sudo) {
+      const allowed = new Set(sanitizePolicies(parent.policies, true));
+      if (!policies.every((p) => allowed.has(p))) throw badRequest('child policies must be subset of parent');
+    }
+    if (boolField(d, 'no_default_policy', false)) policies = policies.filter((p) => p !== 'default');
+    else policies = sanitizePolicies(policies, true);
+    if (policies.includes('root') && !parent.policies.includes('root')) {
+      throw badRequest('root tokens may not be created without parent token being root');
+    }
+    if (policies.length === 0) throw badRequest('token must have at least one policy');
+
+    // TTL (Vault's framework.CalculateTTL with the system default/max of 768h).
+    if (explicitMax > this.maxTtl) {
+      warnings.push(
+        `Explicit max TTL of ${explicitMax} seconds is greater than system/mount allowed value; value is being capped to ${this.maxTtl} seconds`,
+      );
+      explicitMax = this.maxTtl;
+    }
+    const nowMs = this.now();
+    let ttl = ttlIn;
+    if (period > 0 || ttl > 0 || !policies.includes('root')) {
+      const r = calculateTtl({ increment: 0, backendTtl: ttl, period, explicitMax, startMs: nowMs, nowMs, defaultTtl: this.defaultTtl, maxTtl: this.maxTtl });
+      ttl = r.ttl;
+      warnings.push(...r.warnings);
+    }
+    if (ttl === 0 && explicitMax > 0) ttl = explicitMax;
+    if (ttl === 0) {
+      if (parent.expire_time !== 0) throw badRequest('expiration date must be set');
+      renewable = false;
+    }
+
+    const displayIn = stringField(d, 'display_name');
+    const display = displayIn === '' ? 'token' : ('token-' + displayIn).replace(/[^a-zA-Z0-9-]/g, '-').replace(/-$/, '');
+    const orphan = noParent || orphanEndpoint;
+    const id = customId !== '' ? customId : 'hvs.' + randomBase62(24);
+    const entry: StoredToken = {
+      version: 1,
+      key: await this.keyOf(id),
+      parentKey: orphan ? '' : parent.key,
+      accessor: randomBase62(24),
+      policies,
+      meta: meta ?? null,
+      display_name: display,
+      parent: orphan ? '' : parent.accessor,
+      creation_time: Math.floor(nowMs / 1000),
+      ttl,
+      explicit_max_ttl: explicitMax,
+      period,
+      num_uses: numUses,
+      renewable,
+      orphan,
+      path: orphanEndpoint ? 'auth/token/create-orphan' : 'auth/token/create',
+      type: 'service',
+      expire_time: ttl > 0 ? nowMs + ttl * 1000 : 0,
+      issueMs: nowMs,
+      lastRenewalMs: 0,
+      lease: true,
+    };
+    await this.insert(entry);
+    return { auth: authBlock(entry, id, ttl), warnings: warnings.length > 0 ? warnings : null };
+  }
+
+  private async renew(key: string, req: LogicalRequest, clientToken: string): Promise<LogicalResponse> {
+    const entry = await this.live(key, true);
+    if (entry === undefined) throw badRequest('invalid token');
+    if (!entry.lease || entry.expire_time === 0 || !entry.renewable) throw badRequest('lease is not renewable');
+    const increment = parseDurationSeconds(req.data['increment']);
+    if (increment < 0) throw badRequest('increment must be positive');
+    const nowMs = this.now();
+    const r = calculateTtl({
+      increment,
+      backendTtl: entry.ttl,
+      period: entry.period,
+      explicitMax: entry.explicit_max_ttl,
+      startMs: entry.issueMs,
+      nowMs,
+      defaultTtl: this.defaultTtl,
+      maxTtl: this.maxTtl,
+    });
+    if (r.error !== undefined) throw badRequest(r.error);
+    const renewed: StoredToken = { ...entry, expire_time: nowMs + r.ttl * 1000, lastRenewalMs: nowMs };
+    if (r.ttl <= 0) {
+      await this.revokeTree(key);
+      throw badRequest('past the max TTL, cannot renew');
+    }
+    await this.save(renewed);
+    return { auth: authBlock(renewed, clientToken, r.ttl), warnings: r.warnings.length > 0 ? r.warnings : null };
+  }
+}
+
+/** 403 `bad token` (Vault's answer to a lookup of an unknown token). */
+function badToken(): StoreApiError {
+  return new StoreApiError(403, 'bad token');
+}

@@ -1,0 +1,332 @@
+/**
+ * The boot flow's state machine against the in-process fake (fault injection, request counting). The same flows
+ * run end to end against the real `serve` process in bootstrap.e2e.test.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { FakeVault } from '../helpers/fake-vault.js';
+import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
+import { Logger } from '../../src/log.js';
+import { resolveConfig, type SecretStoreConfig } from '../../src/config.js';
+import { runBootstrap, type BootstrapOptions } from '../../src/bootstrap/flow.js';
+import { inspectKeyFile, readKeyFile } from '../../src/keyfile/keyfile.js';
+import type { IkmSource } from '../../src/vmk/ikm-hook.js';
+import { isSecretStoreError } from '../../src/errors.js';
+
+class FixedIkm implements IkmSource {
+  readonly description = 'test IKM';
+  calls = 0;
+  private readonly ikm: Buffer;
+  constructor(ikm: Buffer) {
+    this.ikm = ikm;
+  }
+  getIkm(): Promise<Buffer> {
+    this.calls++;
+    return Promise.resolve(Buffer.from(this.ikm));
+  }
+}
+
+interface Harness {
+  fake: FakeVault;
+  dir: string;
+  config: SecretStoreConfig;
+  ikm: Buffer;
+  lines: string[];
+  run(extra?: Partial<BootstrapOptions> & { hook?: boolean; ikm?: Buffer }): ReturnType<typeof runBootstrap>;
+  close(): Promise<void>;
+}
+
+async function harness(settings: Record<string, unknown> = {}): Promise<Harness> {
+  const fake = new FakeVault();
+  const url = await fake.start();
+  const dir = await makeTempDir('sss-flow-');
+  const config = resolveConfig(
+    { TokenFolderPath: join(dir, 'assets'), TokenProviderAdminTokenPath: join(dir, 'run', 'token.json'), WaitTimeout: 2, ...settings },
+    { addrs: [url] },
+    {},
+    dir,
+  );
+  const ikm = randomBytes(32);
+  const lines: string[] = [];
+  const log = new Logger({ level: 'debug', sink: (l) => lines.push(l) });
+  return {
+    fake,
+    dir,
+    config,
+    ikm,
+    lines,
+    run: (extra = {}) => {
+      const source = extra.hook === false ? undefined : new FixedIkm(extra.ikm ?? ikm);
+      return runBootstrap({ config, log, ...(source === undefined ? {} : { ikmSource: source }), ...extra });
+    },
+    close: async () => {
+      await fake.stop();
+      await removeTempDir(dir);
+    },
+  };
+}
+
+function rootTokens(fake: FakeVault): number {
+  return [...fake.tokens.values()].filter((t) => t.policies.includes('root')).length;
+}
+
+test('first boot: init, encrypted v2 key file verified before unseal, provisioned, no root token left', async () => {
+  const h = await harness();
+  try {
+    const r = await h.run();
+    assert.equal(r.initialized, true);
+    assert.equal(r.initialState, 'uninitialized');
+    assert.deepEqual(r.unsealedNodes, [h.fake.url]);
+    assert.equal(h.fake.sealed, false);
+    // The key file was written before the first unseal request.
+    const saved = h.lines.findIndex((l) => l.includes('key file saved'));
+    const firstUnseal = h.lines.findIndex((l) => l.includes('unseal share accepted') || l.includes('node unsealed'));
+    assert.ok(saved >= 0 && firstUnseal > saved, 'saved before unsealing');
+    const summary = await inspectKeyFile({ dir: h.config.tokenFolderPath });
+    assert.equal(summary?.format, 'v2');
+    assert.equal(summary.encrypted, true);
+    assert.equal(summary.hasRootToken, false);
+    const { secrets } = await readKeyFile({ dir: h.config.tokenFolderPath }, h.ikm);
+    assert.deepEqual(secrets.shares, h.fake.shares);
+    assert.equal(rootTokens(h.fake), 0, 'every root token revoked');
+    assert.ok(h.fake.policies.get('privileged-token-creator')?.includes('auth/token/create'));
+    assert.deepEqual(h.fake.mounts.get('secret/'), { type: 'kv', options: { version: '1' } });
+    const tokenFile = JSON.parse(await readFile(h.config.tokenProviderAdminTokenPath, 'utf8')) as { auth: { client_token: string; policies: string[] } };
+    assert.ok(h.fake.tokens.has(tokenFile.auth.client_token));
+    assert.ok(tokenFile.auth.policies.includes('privileged-token-creator'));
+    assert.equal((await stat(h.config.tokenProviderAdminTokenPath)).mode & 0o777, 0o600);
+    assert.equal((await stat(join(h.dir, 'run'))).mode & 0o777, 0o700);
+  } finally {
+    await h.close();
+  }
+});
+
+test('already unsealed: shares are decrypted for root regeneration (EdgeX defect 2); previous admin token revoked', async () => {
+  const h = await harness();
+  try {
+    await h.run();
+    const first = JSON.parse(await readFile(h.config.tokenProviderAdminTokenPath, 'utf8')) as { auth: { client_token: string } };
+    const r = await h.run();
+    assert.equal(r.initialState, 'unsealed');
+    assert.deepEqual(r.unsealedNodes, []);
+    assert.equal(r.initialized, false);
+    assert.equal(h.fake.tokens.has(first.auth.client_token), false, 'previous token-issuing token revoked');
+    assert.equal(rootTokens(h.fake), 0);
+  } finally {
+    await h.close();
+  }
+});
+
+test('sealed (restart): loads, decrypts and unseals', async () => {
+  const h = await harness();
+  try {
+    await h.run();
+    h.fake.seal();
+    const r = await h.run();
+    assert.equal(r.initialState, 'sealed');
+    assert.deepEqual(r.unsealedNodes, [h.fake.url]);
+    assert.equal(h.fake.sealed, false);
+  } finally {
+    await h.close();
+  }
+});
+
+test('shares the store rejects (400): stops at once with UNSEAL_REJECTED, no loop', async () => {
+  const h = await harness();
+  try {
+    await h.run();
+    h.fake.shares = h.fake.shares.map(() => randomBytes(33));
+    h.fake.seal();
+    const before = h.fake.requests.length;
+    await assert.rejects(h.run(), (err: unknown) => {
+      assert.ok(isSecretStoreError(err, 'UNSEAL_REJECTED'));
+      assert.match(err.message, /rejected the unseal key shares/);
+      assert.match(err.message, /do not retry/);
+      return true;
+    });
+    const unseals = h.fake.requests.slice(before).filter((r) => r === 'PUT sys/unseal').length;
+    assert.equal(unseals, 3, 'exactly threshold unseal requests');
+  } finally {
+    await h.close();
+  }
+});
+
+test('unreachable store: visible progress, then a clear failure at the deadline', async () => {
+  const h = await harness({ WaitTimeout: 1 });
+  try {
+    await h.fake.stop();
+    await assert.rejects(h.run(), (err: unknown) => {
+      assert.ok(isSecretStoreError(err, 'STORE_UNREACHABLE'));
+      assert.match(err.message, /was not ready after \d+ s/);
+      return true;
+    });
+    assert.ok(h.lines.some((l) => l.includes('waiting for the secret store')));
+  } finally {
+    await h.close();
+  }
+});
+
+test('initialized but no key file: clear error saying what to do, store untouched', async () => {
+  const h = await harness();
+  try {
+    await h.run();
+    h.fake.seal();
+    const keyFile = join(h.config.tokenFolderPath, 'resp-init.json');
+    await writeFile(keyFile, '');
+    const { rm } = await import('node:fs/promises');
+    await rm(keyFile);
+    await assert.rejects(h.run(), (err: unknown) => {
+      assert.ok(isSecretStoreError(err, 'STORE_INITIALIZED_NO_KEYFILE'));
+      assert.match(err.message, /already initialized but there is no key file/);
+      assert.match(err.message, /restore the key file/);
+      return true;
+    });
+    assert.equal(h.fake.sealed, true);
+  } finally {
+    await h.close();
+  }
+});
+
+test('uninitialized store but a key file exists: refuses to overwrite it', async () => {
+  const h = await harness();
+  try {
+    await h.run();
+    const fresh = new FakeVault();
+    const url = await fresh.start();
+    try {
+      const config = { ...h.config, nodes: [url] };
+      await assert.rejects(runBootstrap({ config, log: new Logger({ sink: () => undefined }), ikmSource: new FixedIkm(h.ikm) }), (err: unknown) => {
+        assert.ok(isSecretStoreError(err, 'STORE_KEYFILE_MISMATCH'));
+        assert.match(err.message, /refusing to overwrite/);
+        return true;
+      });
+      assert.equal(fresh.initialized, false);
+    } finally {
+      await fresh.stop();
+    }
+  } finally {
+    await h.close();
+  }
+});
+
+test('encrypted key file and no hook: refuses before any request, file unchanged', async () => {
+  const h = await harness();
+  try {
+    await h.run();
+    h.fake.seal();
+    const keyFile = join(h.config.tokenFolderPath, 'resp-init.json');
+    const before = await readFile(keyFile);
+    const requests = h.fake.requests.length;
+    await assert.rejects(h.run({ hook: false }), (err: unknown) => {
+      assert.ok(isSecretStoreError(err, 'KEYFILE_ENCRYPTED_NO_HOOK'));
+      assert.match(err.message, /set EDGEX_IKM_HOOK/);
+      return true;
+    });
+    assert.equal(h.fake.requests.length, requests);
+    assert.deepEqual(await readFile(keyFile), before);
+  } finally {
+    await h.close();
+  }
+});
+
+test('wrong IKM: fails closed (KEYFILE_WRONG_IKM), file and store untouched', async () => {
+  const h = await harness();
+  try {
+    await h.run();
+    h.fake.seal();
+    const keyFile = join(h.config.tokenFolderPath, 'resp-init.json');
+    const before = await readFile(keyFile);
+    await assert.rejects(h.run({ ikm: randomBytes(32) }), (err: unknown) => isSecretStoreError(err, 'KEYFILE_WRONG_IKM'));
+    assert.deepEqual(await readFile(keyFile), before);
+    assert.equal(h.fake.sealed, true);
+    assert.equal(h.fake.requests.filter((r) => r === 'PUT sys/unseal').length, 3, 'only the first boot unsealed');
+  } finally {
+    await h.close();
+  }
+});
+
+test('leftovers of an interrupted run (partial unseal, root generation in progress) are cleared', async () => {
+  const h = await harness();
+  try {
+    await h.run();
+    h.fake.seal();
+    h.fake.progress.add('00'.repeat(33));
+    const r = await h.run();
+    assert.equal(r.initialState, 'sealed');
+    assert.ok(h.lines.some((l) => l.includes('resetting a partial unseal attempt')));
+    h.fake.generateRoot = { nonce: 'stale', otp: 'x'.repeat(28), progress: new Set(['ab']) };
+    await h.run();
+    assert.ok(h.lines.some((l) => l.includes('cancelling a root token generation')));
+  } finally {
+    await h.close();
+  }
+});
+
+test('RevokeRootTokens=false: the root token is kept encrypted in the v2 file and reused', async () => {
+  const h = await harness({ RevokeRootTokens: false });
+  try {
+    await h.run();
+    const summary = await inspectKeyFile({ dir: h.config.tokenFolderPath });
+    assert.equal(summary?.hasRootToken, true);
+    assert.equal(summary.rootTokenEncrypted, true);
+    const raw = await readFile(join(h.config.tokenFolderPath, 'resp-init.json'), 'utf8');
+    const { secrets } = await readKeyFile({ dir: h.config.tokenFolderPath }, h.ikm);
+    assert.ok(secrets.rootToken !== undefined && !raw.includes(secrets.rootToken.toString('utf8')));
+    assert.equal(rootTokens(h.fake), 1, 'only the kept root token remains');
+    const gen = h.fake.requests.filter((x) => x.startsWith('PUT sys/generate-root')).length;
+    h.fake.seal();
+    await h.run();
+    assert.equal(h.fake.requests.filter((x) => x.startsWith('PUT sys/generate-root')).length, gen, 'no regeneration needed');
+    assert.equal(rootTokens(h.fake), 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('edgex format with a kept root token is refused up front (it cannot encrypt it)', async () => {
+  const h = await harness({ RevokeRootTokens: false, KeyFileFormat: 'edgex' });
+  try {
+    await assert.rejects(h.run(), (err: unknown) => isSecretStoreError(err, 'CONFIG') && /KeyFileFormat edgex/.test(err.message));
+    assert.equal(h.fake.initialized, false);
+  } finally {
+    await h.close();
+  }
+});
+
+test('no hook: plaintext file (as EdgeX); later with a hook it is migrated in place and verified', async () => {
+  const h = await harness();
+  try {
+    await h.run({ hook: false });
+    assert.equal((await inspectKeyFile({ dir: h.config.tokenFolderPath }))?.format, 'plaintext');
+    assert.ok(h.lines.some((l) => l.includes('PLAINTEXT')));
+    h.fake.seal();
+    const r = await h.run();
+    assert.equal(r.keyFileRewritten, 'migrated');
+    const s = await inspectKeyFile({ dir: h.config.tokenFolderPath });
+    assert.equal(s?.format, 'v2');
+    assert.equal(s.encrypted, true);
+    assert.equal(h.fake.sealed, false);
+  } finally {
+    await h.close();
+  }
+});
+
+test('--keyfile-format edgex writes EdgeX-compatible encrypted files', async () => {
+  const h = await harness({ KeyFileFormat: 'edgex' });
+  try {
+    await h.run();
+    const s = await inspectKeyFile({ dir: h.config.tokenFolderPath });
+    assert.equal(s?.format, 'edgex');
+    assert.equal(s.saltPresent, true);
+    const doc = JSON.parse(await readFile(join(h.config.tokenFolderPath, 'resp-init.json'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(doc).sort(), ['encrypted_keys', 'nonces']);
+    h.fake.seal();
+    await h.run();
+    assert.equal(h.fake.sealed, false);
+  } finally {
+    await h.close();
+  }
+});

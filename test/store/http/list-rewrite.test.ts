@@ -1,0 +1,206 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import fc from 'fast-check';
+import { ListRequestRewriter, ListRewritingStream, MAX_TRACKED_HEAD_BYTES, rewriteListLine } from '../../../src/store/http/list-rewrite.js';
+
+const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+const feed = (r: ListRequestRewriter, chunks: Buffer[]): string =>
+  Buffer.concat([...chunks.flatMap((c) => r.push(c)), ...r.flush()]).toString('latin1');
+
+test('rewriteListLine: LIST becomes GET with list=true, keeping an existing query and the line ending', () => {
+  assert.equal(rewriteListLine(b('LIST /v1/secret/metadata/ HTTP/1.1\r\n'))?.toString(), 'GET /v1/secret/metadata/?list=true HTTP/1.1\r\n');
+  assert.equal(rewriteListLine(b('LIST /v1/a?x=1 HTTP/1.1\r\n'))?.toString(), 'GET /v1/a?x=1&list=true HTTP/1.1\r\n');
+  assert.equal(rewriteListLine(b('LIST /v1/a? HTTP/1.0\n'))?.toString(), 'GET /v1/a?list=true HTTP/1.0\n');
+  assert.equal(rewriteListLine(b('LIST /v1/a HTTP/1.1 extra\r\n')), undefined);
+  assert.equal(rewriteListLine(b('LIST  HTTP/1.1\r\n')), undefined);
+});
+
+test('pipelined requests: each LIST is rewritten, bodies are left alone even when they look like a LIST line', () => {
+  const body = 'LIST /v1/evil HTTP/1.1\r\n';
+  const input =
+    'LIST /v1/a HTTP/1.1\r\nHost: x\r\n\r\n' +
+    `POST /v1/b HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
+    '\r\nLIST /v1/c?q=1 HTTP/1.1\r\nHost: x\r\n\r\n';
+  const r = new ListRequestRewriter();
+  const out = feed(r, [b(input)]);
+  assert.equal(
+    out,
+    'GET /v1/a?list=true HTTP/1.1\r\nHost: x\r\n\r\n' +
+      `POST /v1/b HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
+      '\r\nGET /v1/c?q=1&list=true HTTP/1.1\r\nHost: x\r\n\r\n',
+  );
+  assert.equal(r.rewritten, 2);
+});
+
+test('chunked bodies (with extensions and trailers) are skipped and the next request is still rewritten', () => {
+  const input =
+    'PUT /v1/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n' +
+    '5;ext=1\r\nLIST \r\n' +
+    '19\r\nLIST /v1/evil HTTP/1.1\r\n\r\n' +
+    '0\r\nX-Trailer: 1\r\n\r\n' +
+    'LIST /v1/y HTTP/1.1\r\n\r\n';
+  const r = new ListRequestRewriter();
+  const out = feed(r, [b(input)]);
+  assert.ok(out.endsWith('GET /v1/y?list=true HTTP/1.1\r\n\r\n'));
+  assert.ok(out.includes('LIST /v1/evil HTTP/1.1'));
+  assert.equal(r.rewritten, 1);
+});
+
+test('ambiguous framing (Content-Length with chunked, bad lengths, bad chunk size, upgrade) stops rewriting', () => {
+  const cases = [
+    'POST /v1/x HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nLIST /v1/y HTTP/1.1\r\n\r\n',
+    'POST /v1/x HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcLIST /v1/y HTTP/1.1\r\n\r\n',
+    'POST /v1/x HTTP/1.1\r\nContent-Length: -1\r\n\r\nLIST /v1/y HTTP/1.1\r\n\r\n',
+    'POST /v1/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nLIST /v1/y HTTP/1.1\r\n\r\n',
+    'GET /v1/x HTTP/1.1\r\nUpgrade: websocket\r\n\r\nLIST /v1/y HTTP/1.1\r\n\r\n',
+  ];
+  for (const c of cases) {
+    const r = new ListRequestRewriter();
+    const out = feed(r, [b(c)]);
+    assert.equal(out, c, c);
+    assert.equal(r.passthrough, true, c);
+    assert.equal(r.rewritten, 0);
+  }
+});
+
+test('an over-long header section switches to passthrough without buffering without bound', () => {
+  const r = new ListRequestRewriter();
+  const big = Buffer.alloc(MAX_TRACKED_HEAD_BYTES + 10, 0x61);
+  const out = Buffer.concat(r.push(Buffer.concat([b('LIST /v1/'), big])));
+  assert.equal(r.passthrough, true);
+  assert.equal(out.length, MAX_TRACKED_HEAD_BYTES + 10 + 9);
+});
+
+test('property: any split of a request stream into chunks gives the same output as one chunk', () => {
+  const request = fc.oneof(
+    fc.constantFrom('GET', 'LIST', 'DELETE').map((m) => `${m} /v1/p/q HTTP/1.1\r\nHost: h\r\n\r\n`),
+    fc.string({ maxLength: 40 }).map((s) => {
+      const body = Buffer.from(s, 'utf8');
+      return `POST /v1/w HTTP/1.1\r\nContent-Length: ${body.length}\r\n\r\n${body.toString('latin1')}`;
+    }),
+    fc.array(fc.string({ minLength: 1, maxLength: 20 }), { maxLength: 3 }).map((parts) => {
+      const chunks = parts.map((p) => {
+        const bytes = Buffer.from(p, 'utf8');
+        return `${bytes.length.toString(16)}\r\n${bytes.toString('latin1')}\r\n`;
+      });
+      return `PUT /v1/c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n${chunks.join('')}0\r\n\r\n`;
+    }),
+  );
+  fc.assert(
+    fc.property(fc.array(request, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 10 }), (reqs, cuts) => {
+      const whole = b(reqs.join(''));
+      const expected = feed(new ListRequestRewriter(), [whole]);
+      const points = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((x, y) => x - y);
+      const chunks: Buffer[] = [];
+      let last = 0;
+      for (const p of points) {
+        chunks.push(whole.subarray(last, p));
+        last = p;
+      }
+      chunks.push(whole.subarray(last));
+      assert.equal(feed(new ListRequestRewriter(), chunks), expected);
+      const lists = reqs.filter((r) => r.startsWith('LIST')).length;
+      assert.equal((expected.match(/\?list=true/g) ?? []).length, lists);
+      assert.ok(!expected.includes('LIST /v1/p/q'));
+    }),
+  );
+});
+
+/** An echo server behind the rewriter: answers `METHOD URL BODY` for each request. */
+async function startEcho(): Promise<{ port: number; close: () => Promise<void> }> {
+  const httpServer = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      res.end(`${req.method ?? ''} ${req.url ?? ''} ${Buffer.concat(chunks).toString()}`);
+    });
+  });
+  const sockets = new Set<net.Socket>();
+  const netServer = net.createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    httpServer.emit('connection', new ListRewritingStream(socket));
+  });
+  await new Promise<void>((resolve) => netServer.listen(0, '127.0.0.1', resolve));
+  const port = (netServer.address() as net.AddressInfo).port;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        netServer.close(() => resolve());
+      }),
+  };
+}
+
+/** Sends raw bytes (each element a separate write, with a pause between) and collects the response text. */
+async function rawExchange(port: number, parts: string[], expectResponses: number): Promise<string> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  let text = '';
+  const done = new Promise<string>((resolve, reject) => {
+    socket.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      if ((text.match(/HTTP\/1\.1 \d{3}/g) ?? []).length >= expectResponses && /\r\n\r\n[^]*$/.test(text)) {
+        // Give the last body a moment to arrive in full.
+        setTimeout(() => {
+          socket.destroy();
+          resolve(text);
+        }, 50);
+      }
+    });
+    socket.on('error', reject);
+  });
+  for (const p of parts) {
+    socket.write(p);
+    await new Promise((r) => setTimeout(r, 15));
+  }
+  return done;
+}
+
+test('raw socket: pipelined LIST, chunked PUT and GET on one keep-alive connection reach the HTTP server', async () => {
+  const echo = await startEcho();
+  try {
+    const text = await rawExchange(
+      echo.port,
+      [
+        'LIST /v1/secret/metadata HTTP/1.1\r\nHost: a\r\n\r\n' +
+          'PUT /v1/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbody\r\n0\r\n\r\n' +
+          'GET /v1/plain HTTP/1.1\r\nHost: a\r\n\r\n',
+      ],
+      3,
+    );
+    assert.match(text, /GET \/v1\/secret\/metadata\?list=true /);
+    assert.match(text, /PUT \/v1\/x body/);
+    assert.match(text, /GET \/v1\/plain /);
+  } finally {
+    await echo.close();
+  }
+});
+
+test('raw socket: a LIST request line split across TCP packets is still rewritten', async () => {
+  const echo = await startEcho();
+  try {
+    const text = await rawExchange(echo.port, ['LI', 'ST /v1/a/b', '?x=1 HTTP/1.1\r', '\nHost: a\r\n', '\r\n'], 1);
+    assert.match(text, /HTTP\/1\.1 200/);
+    assert.match(text, /GET \/v1\/a\/b\?x=1&list=true /);
+  } finally {
+    await echo.close();
+  }
+});
+
+test('raw socket: without the rewriter Node rejects LIST (why the rewriter exists)', async () => {
+  const server = http.createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (server.address() as net.AddressInfo).port;
+    const text = await rawExchange(port, ['LIST /v1/a HTTP/1.1\r\nHost: a\r\n\r\n'], 1);
+    assert.match(text, /HTTP\/1\.1 400/);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});

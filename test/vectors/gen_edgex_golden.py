@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Independent implementation of EdgeX's Vault Master Key Encryption (HKDF-SHA256 + AES-256-GCM), used to make
+golden key files that the TypeScript implementation must decrypt. Written from EdgeX's documented algorithm, not
+from our code. Requires python3 with `cryptography` (tested with 48).
+
+    python3 test/vectors/gen_edgex_golden.py > test/vectors/edgex-golden.json       # regenerate
+    python3 test/vectors/gen_edgex_golden.py --decrypt DIR IKM_HEX                   # decrypt DIR/resp-init.json
+
+Nonces and salts are derived deterministically (SHA-256 of the case name) so the output is reproducible; EdgeX
+itself draws them at random, which does not change the format.
+"""
+import base64
+import hashlib
+import json
+import sys
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+
+def hkdf(ikm: bytes, salt: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(ikm)
+
+
+def det(name: str, what: str, n: int) -> bytes:
+    out = b""
+    counter = 0
+    while len(out) < n:
+        out += hashlib.sha256(f"{name}/{what}/{counter}".encode()).digest()
+        counter += 1
+    return out[:n]
+
+
+def compact(obj) -> str:
+    # Go's json.Marshal: no spaces; EdgeX adds a trailing newline when writing the file.
+    return json.dumps(obj, separators=(",", ":")) + "\n"
+
+
+def edgex_case(name: str, label: str, share_count: int, share_len: int, root_token=None):
+    ikm = det(name, "ikm", 32)
+    salt = det(name, "salt", 32)
+    shares = [det(name, f"share{i}", share_len) for i in range(share_count)]
+    encrypted, nonces = [], []
+    for i, share in enumerate(shares):
+        key = hkdf(ikm, salt, f"{label}{i}".encode())
+        nonce = det(name, f"nonce{i}", 12)
+        encrypted.append(AESGCM(key).encrypt(nonce, share, None).hex())
+        nonces.append(nonce.hex())
+    doc = {"encrypted_keys": encrypted, "nonces": nonces}
+    if root_token is not None:
+        doc["root_token"] = root_token  # EdgeX leaves it in plaintext when RevokeRootTokens=false
+    return {
+        "name": name,
+        "label": label,
+        "ikm": ikm.hex(),
+        "salt": salt.hex(),
+        "key_file": compact(doc),
+        "shares": [s.hex() for s in shares],
+        "root_token": root_token,
+    }
+
+
+def plaintext_case(name: str, share_count: int, share_len: int, root_token: str):
+    shares = [det(name, f"share{i}", share_len) for i in range(share_count)]
+    doc = {
+        "keys": [s.hex() for s in shares],
+        "keys_base64": [base64.b64encode(s).decode() for s in shares],
+        "root_token": root_token,
+    }
+    return {"name": name, "key_file": compact(doc), "shares": [s.hex() for s in shares], "root_token": root_token}
+
+
+def generate():
+    return {
+        "source": "test/vectors/gen_edgex_golden.py (python3 + cryptography, independent of the TypeScript code)",
+        "edgex": [
+            edgex_case("edgex-v4-five-shares", "secretstore", 5, 33),
+            edgex_case("edgex-v3-vault-labels", "vault", 3, 33),
+            edgex_case("edgex-v4-single-key", "secretstore", 1, 32),
+            edgex_case("edgex-v4-root-token-kept", "secretstore", 2, 33, "s.b4Vb3yZJvYrKjIgdGAJ7hQr1"),
+        ],
+        "plaintext": [plaintext_case("vault-init-five-shares", 5, 33, "hvs.CAESIJ9cQ0V0NWZ2cGhaVmF0bGVzdA")],
+    }
+
+
+def decrypt(folder: str, ikm_hex: str):
+    ikm = bytes.fromhex(ikm_hex)
+    with open(f"{folder}/resp-init.json") as f:
+        doc = json.load(f)
+    with open(f"{folder}/kdf-salt.dat", "rb") as f:
+        salt = f.read()
+    out = []
+    for i, (ct, nonce) in enumerate(zip(doc["encrypted_keys"], doc["nonces"])):
+        key = hkdf(ikm, salt, f"secretstore{i}".encode())
+        out.append(AESGCM(key).decrypt(bytes.fromhex(nonce), bytes.fromhex(ct), None).hex())
+    print(json.dumps({"keys": out}))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--decrypt":
+        decrypt(sys.argv[2], sys.argv[3])
+    else:
+        print(json.dumps(generate(), indent=2))
