@@ -230,7 +230,8 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
           state: initialState,
           initialized,
           unsealed: unsealedNodes.length,
-          ms: Math.round(result.totalMs),
+          ms: Math.round(result.totalMs * 10) / 10,
+          hookMs: result.hookMs === undefined ? undefined : Math.round(result.hookMs * 10) / 10,
         });
         return result;
       } finally {

@@ -82,13 +82,16 @@ async function tryCreate(lockPath: string, owner: LockOwner): Promise<boolean> {
   const tmp = `${lockPath}.${process.pid}-${randomBytes(6).toString('hex')}`;
   const handle = await open(tmp, 'wx', 0o600);
   try {
+    // No fsync: after a crash the lock is stale anyway (other boot id), so its durability does not matter.
     await handle.writeFile(JSON.stringify(owner));
-    await handle.sync();
   } finally {
     await handle.close();
   }
   try {
     await link(tmp, lockPath);
+    // Mark it held before any further await, so another task of this process never takes our fresh lock file
+    // (which carries our own pid) for a stale one.
+    processHeld.add(lockPath);
     return true;
   } catch (err) {
     if (describeCause(err) === 'EEXIST') return false;
@@ -161,13 +164,12 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 200);
   }
-  processHeld.add(lockPath);
   try {
     const next = new Set(mine ?? []);
     next.add(lockPath);
     return await held.run(next, fn);
   } finally {
-    processHeld.delete(lockPath);
     await unlink(lockPath).catch(() => undefined);
+    processHeld.delete(lockPath);
   }
 }

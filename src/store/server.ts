@@ -10,7 +10,7 @@ import { StoreApi } from './http/api.js';
 import { StoreHttpServer, type TlsMaterial } from './http/http-server.js';
 import { LogicalLayer } from './http/logical-layer.js';
 import { SealManager } from './seal/seal-manager.js';
-import { openDurableStorage } from './storage/durable.js';
+import { DURABLE_STORAGE_TYPE, openDurableStorage } from './storage/durable.js';
 import type { Storage } from './storage/storage.js';
 
 /** Options of {@link StoreServer.start}. */
@@ -65,7 +65,7 @@ export class StoreServer {
     const storage = await openDurableStorage(options.dataDir);
     let seal: SealManager | undefined;
     try {
-      seal = await SealManager.open(storage, { version: VERSION, storageType: 'file' });
+      seal = await SealManager.open(storage, { version: VERSION, storageType: DURABLE_STORAGE_TYPE });
       let logical: LogicalLayer | undefined;
       seal.onUnseal(async (barrier) => {
         logical = await LogicalLayer.open(barrier);
@@ -80,7 +80,9 @@ export class StoreServer {
         logical: () => logical,
         // At init the barrier is open only for this callback: set up policies and mounts, then the root token.
         createRootToken: async (barrier) => (await LogicalLayer.open(barrier)).tokens.createRoot(),
-        onInternalError: (err) => log.error('internal error', { cause: describeCause(err) }),
+        onInternalError: (err) => {
+          log.error('internal error', { cause: describeCause(err) });
+        },
       });
       let http: StoreHttpServer;
       try {

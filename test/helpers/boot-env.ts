@@ -6,12 +6,13 @@
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { REPO_ROOT } from './paths.js';
+import { fileURLToPath } from 'node:url';
+import { findHook } from '../../src/bootstrap/demo.js';
 import { makeTempDir, removeTempDir } from './tmp.js';
 import { runCli, type CliResult, type RunCliOptions } from './cli.js';
 
-/** The software IKM hook used by the tests. */
-export const IKM_DEV = join(REPO_ROOT, 'hooks', 'ikm-dev');
+/** The software IKM hook used by the tests (found walking up, so dist/ and .build/<name>/ both work). */
+export const IKM_DEV = await findHook(fileURLToPath(new URL('.', import.meta.url)), 'ikm-dev');
 
 /** A test device. */
 export interface BootEnv {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Independent implementation of EdgeX's Vault Master Key Encryption (HKDF-SHA256 + AES-256-GCM), used to make
-golden key files that the TypeScript implementation must decrypt. Written from EdgeX's documented algorithm, not
-from our code. Requires python3 with `cryptography` (tested with 48).
+"""Independent implementation of EdgeX's Vault Master Key Encryption (HKDF-SHA256 + AES-256-GCM) and of our v2
+format, used to make golden key files that the TypeScript implementation must decrypt. Written from EdgeX's
+documented algorithm and from docs/key-file-formats.md, not from our code. Requires python3 with `cryptography` (tested with 48).
 
     python3 test/vectors/gen_edgex_golden.py > test/vectors/edgex-golden.json       # regenerate
     python3 test/vectors/gen_edgex_golden.py --decrypt DIR IKM_HEX                   # decrypt DIR/resp-init.json
@@ -71,6 +71,39 @@ def plaintext_case(name: str, share_count: int, share_len: int, root_token: str)
     return {"name": name, "key_file": compact(doc), "shares": [s.hex() for s in shares], "root_token": root_token}
 
 
+def v2_case(name: str, share_count: int, share_len: int, threshold, root_token=None):
+    """Our v2 format, written from docs/key-file-formats.md alone."""
+    ikm = det(name, "ikm", 32)
+    salt = det(name, "salt", 32)
+    shares = [det(name, f"share{i}", share_len) for i in range(share_count)]
+
+    def aad(purpose, index):
+        return json.dumps(["secretstore-setup/keyfile", 2, purpose, index, share_count, threshold or 0, share_len],
+                          separators=(",", ":")).encode()
+
+    def box(info, purpose, index, plaintext, nonce_name):
+        nonce = det(name, nonce_name, 12)
+        sealed = AESGCM(hkdf(ikm, salt, info.encode())).encrypt(nonce, plaintext, aad(purpose, index))
+        return {"nonce": nonce.hex(), "ciphertext": sealed.hex()}
+
+    doc = {
+        "format": "secretstore-setup/keyfile",
+        "version": 2,
+        "kdf": "hkdf-sha256",
+        "cipher": "aes-256-gcm",
+        "salt": salt.hex(),
+        "key_check": hkdf(ikm, salt, b"secretstore-setup/v2/key-check").hex(),
+        "share_count": share_count,
+        "share_length": share_len,
+        "threshold": threshold,
+        "shares": [box(f"secretstore-setup/v2/share/{i}", "share", i, s, f"nonce{i}") for i, s in enumerate(shares)],
+        "root_token": None if root_token is None else box("secretstore-setup/v2/root-token", "root-token", 0,
+                                                           root_token.encode(), "nonce-root"),
+    }
+    return {"name": name, "ikm": ikm.hex(), "key_file": compact(doc), "shares": [s.hex() for s in shares],
+            "threshold": threshold, "root_token": root_token}
+
+
 def generate():
     return {
         "source": "test/vectors/gen_edgex_golden.py (python3 + cryptography, independent of the TypeScript code)",
@@ -81,6 +114,10 @@ def generate():
             edgex_case("edgex-v4-root-token-kept", "secretstore", 2, 33, "s.b4Vb3yZJvYrKjIgdGAJ7hQr1"),
         ],
         "plaintext": [plaintext_case("vault-init-five-shares", 5, 33, "hvs.CAESIJ9cQ0V0NWZ2cGhaVmF0bGVzdA")],
+        "v2": [
+            v2_case("v2-five-shares-root-token", 5, 33, 3, "hvs.CAESIJ9cQ0V0NWZ2cGhaVmF0bGVzdA"),
+            v2_case("v2-single-key-no-threshold", 1, 32, None),
+        ],
     }
 
 

@@ -8,13 +8,13 @@ import {
   serializeEdgexDocument,
 } from '../../src/vmk/envelope-edgex.js';
 import { parseJsonObject } from '../../src/vmk/json-fields.js';
-import { type GoldenFile, loadVectors } from './vectors.js';
+import { loadGolden } from './vectors.js';
 
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 const parse = (text: string) => parseEdgexDocument(parseJsonObject(Buffer.from(text), 'resp-init.json', 'KEYFILE_MALFORMED'), 'resp-init.json');
 
 test('golden EdgeX files from the independent Python implementation decrypt, v3 "vault<i>" included', () => {
-  const { edgex } = loadVectors<GoldenFile>('edgex-golden.json');
+  const { edgex } = loadGolden();
   assert.ok(edgex.some((c) => c.label === 'vault'), 'a v3 file is among the vectors');
   for (const c of edgex) {
     const doc = parse(c.key_file);
@@ -26,7 +26,7 @@ test('golden EdgeX files from the independent Python implementation decrypt, v3 
 });
 
 test('our serialization of a golden document is byte-identical to EdgeX\'s (compact JSON + newline)', () => {
-  const { edgex } = loadVectors<GoldenFile>('edgex-golden.json');
+  const { edgex } = loadGolden();
   for (const c of edgex.filter((x) => x.root_token === null)) {
     assert.equal(serializeEdgexDocument(parse(c.key_file)).toString('utf8'), c.key_file, c.name);
   }
@@ -58,7 +58,7 @@ test('round trip for any share set (1..8 shares of 16..33 bytes), either label',
 });
 
 test('a wrong IKM is KEYFILE_WRONG_IKM; a damaged later share is KEYFILE_TAMPERED', () => {
-  const { edgex } = loadVectors<GoldenFile>('edgex-golden.json');
+  const { edgex } = loadGolden();
   const c = edgex[0];
   assert.ok(c !== undefined);
   const doc = parse(c.key_file);

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { type V2Contents, decryptV2, encryptV2, parseV2 } from '../../src/vmk/envelope-v2.js';
 import { parseJsonObject } from '../../src/vmk/json-fields.js';
 import { isSecretStoreError } from '../../src/errors.js';
+import { loadGolden } from './vectors.js';
 
 const where = 'resp-init.json';
 function open(ikm: Buffer, bytes: Buffer): V2Contents {
@@ -36,6 +37,17 @@ test('round trip for any share set, threshold and root token', () => {
     ),
     { numRuns: 80 },
   );
+});
+
+test('v2 files written by the independent Python implementation (from the docs) decrypt', () => {
+  const { v2 } = loadGolden();
+  assert.equal(v2.length, 2);
+  for (const c of v2) {
+    const back = open(Buffer.from(c.ikm, 'hex'), Buffer.from(c.key_file));
+    assert.deepEqual(back.shares.map((s) => s.toString('hex')), c.shares, c.name);
+    assert.equal(back.threshold ?? null, c.threshold, c.name);
+    assert.equal(back.rootToken?.toString() ?? null, c.root_token, c.name);
+  }
 });
 
 test('the document is self-describing and carries no secret in the clear', () => {

@@ -18,9 +18,14 @@ function findRepoRoot(): string {
 }
 const REPO_ROOT = findRepoRoot();
 
-/** Parses test/vectors/<name> as JSON of the given shape (the files are ours; a wrong shape fails the tests). */
-export function loadVectors<T>(name: string): T {
-  return JSON.parse(readFileSync(join(REPO_ROOT, 'test', 'vectors', name), 'utf8')) as T;
+/** Parses test/vectors/<name> as JSON (the files are ours; callers state the shape, and a wrong one fails the tests). */
+export function loadVectors(name: string): unknown {
+  return JSON.parse(readFileSync(join(REPO_ROOT, 'test', 'vectors', name), 'utf8'));
+}
+
+/** test/vectors/edgex-golden.json. */
+export function loadGolden(): GoldenFile {
+  return loadVectors('edgex-golden.json') as GoldenFile;
 }
 
 /** One case of edgex-golden.json's "edgex" list. */
@@ -42,8 +47,19 @@ export interface PlaintextGolden {
   root_token: string;
 }
 
+/** One case of edgex-golden.json's "v2" list (our format, written by the Python script from the docs). */
+export interface V2Golden {
+  name: string;
+  ikm: string;
+  key_file: string;
+  shares: string[];
+  threshold: number | null;
+  root_token: string | null;
+}
+
 /** edgex-golden.json. */
 export interface GoldenFile {
   edgex: EdgexGolden[];
   plaintext: PlaintextGolden[];
+  v2: V2Golden[];
 }

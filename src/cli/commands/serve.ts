@@ -103,7 +103,11 @@ async function loadTls(ctx: CommandContext, certPath: string, keyPath: string): 
 /** Resolves when `signal` aborts. */
 function aborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  return new Promise((resolve) => {
+    signal.addEventListener('abort', () => {
+      resolve();
+    }, { once: true });
+  });
 }
 
 export const serveCommand: Command = {

@@ -153,7 +153,7 @@ export class StoreApi {
       const caller: CallerContext = {
         clientToken: auth.token,
         policies: auth.entry.policies,
-        sudo: auth.acl.hasSudo(fullPath),
+        sudo: auth.acl.hasSudo(fullPath, operation),
         root: auth.entry.policies.includes('root'),
       };
       const request: LogicalRequest = { operation, path: target.rest, data, query };
@@ -166,7 +166,7 @@ export class StoreApi {
   /** The central ACL check: the capability for `operation`, plus `sudo` on root-protected paths. */
   private authorize(auth: Authenticated, logical: LogicalPort, path: string, operation: Operation): void {
     if (!auth.acl.allows(path, operation)) throw permissionDenied();
-    if (logical.isSudoProtected(path, operation) && !auth.acl.hasSudo(path)) throw permissionDenied();
+    if (logical.isSudoProtected(path, operation) && !auth.acl.hasSudo(path, operation)) throw permissionDenied();
   }
 
   /** num_uses accounting; a failure here (e.g. sealed meanwhile) must not change the request's answer. */

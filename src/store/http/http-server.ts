@@ -73,9 +73,11 @@ export class StoreHttpServer {
     // listens itself (sockets come from the net server), so start it explicitly.
     httpServer.emit('listening');
     const netServer = net.createServer({ allowHalfOpen: true, noDelay: true });
-    let self: StoreHttpServer | undefined;
+    // Assigned once listening; connections arriving before that are refused.
+    const holder: { server?: StoreHttpServer } = {};
     netServer.on('connection', (raw) => {
       raw.on('error', () => raw.destroy());
+      const self = holder.server;
       if (self === undefined || self.closing) {
         raw.destroy();
         return;
@@ -85,7 +87,7 @@ export class StoreHttpServer {
       self.adopt(socket);
     });
     httpServer.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-      if (self !== undefined) self.serve(req, res, options.api, options.log, maxBody);
+      holder.server?.serve(req, res, options.api, options.log, maxBody);
     });
     httpServer.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket | ListRewritingStream) => {
       // Malformed HTTP (llhttp error): answer 400 if we still can, as Node would, and close.
@@ -104,8 +106,9 @@ export class StoreHttpServer {
       });
     });
     const addr = netServer.address() as net.AddressInfo;
-    self = new StoreHttpServer(netServer, httpServer, addr.address, addr.port, secureContext !== undefined);
-    return self;
+    const server = new StoreHttpServer(netServer, httpServer, addr.address, addr.port, secureContext !== undefined);
+    holder.server = server;
+    return server;
   }
 
   private adopt(socket: net.Socket): void {
@@ -161,7 +164,11 @@ export class StoreHttpServer {
   async close(graceMs = 10_000): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    const stopped = new Promise<void>((resolve) => this.netServer.close(() => resolve()));
+    const stopped = new Promise<void>((resolve) => {
+      this.netServer.close(() => {
+        resolve();
+      });
+    });
     for (const c of this.conns) if (c.active === 0) c.stream.destroy();
     const deadline = Date.now() + graceMs;
     while (this.conns.size > 0 && [...this.conns].some((c) => c.active > 0) && Date.now() < deadline) {

@@ -59,7 +59,7 @@ export class LogicalLayer implements LogicalPort {
     if (isUnder(path, 'sys/policies/acl') || isUnder(path, 'sys/policy')) {
       return { backend: this.policies, rest: path, mountType: 'system' };
     }
-    if (isUnder(path, 'sys/mounts') || isUnder(path, 'sys/internal/ui/mounts')) {
+    if (isUnder(path, 'sys/mounts') || isUnder(path, 'sys/internal/ui/mounts') || isUnder(path, 'sys/auth')) {
       return { backend: this.mounts, rest: path, mountType: 'system' };
     }
     if (path.startsWith('sys/')) return undefined;

@@ -37,7 +37,7 @@ export interface TokenView {
 /** The ACL compiled from a token's policies. */
 export interface AclPort {
   allows(path: string, operation: Operation): boolean;
-  hasSudo(path: string): boolean;
+  hasSudo(path: string, operation?: Operation): boolean;
   capabilities(path: string): string[];
 }
 

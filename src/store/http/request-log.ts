@@ -20,6 +20,11 @@ export function logPath(apiPath: string | undefined, rawTarget: string | undefin
     shown = q === -1 ? target : target.slice(0, q);
   }
   // Control characters could forge extra log lines; the logger quotes values but keep them out anyway.
-  shown = shown.replace(/[\u0000-\u001f\u007f]/g, '?');
+  let clean = '';
+  for (let i = 0; i < shown.length; i++) {
+    const code = shown.charCodeAt(i);
+    clean += code < 0x20 || code === 0x7f ? '?' : shown.charAt(i);
+  }
+  shown = clean;
   return shown.length > MAX_LOGGED_PATH ? shown.slice(0, MAX_LOGGED_PATH) + '…' : shown;
 }

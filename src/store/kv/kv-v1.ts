@@ -24,7 +24,10 @@ export class KvV1Backend implements LogicalBackend {
   }
 
   /** GET/PUT/POST/DELETE `<path>` and LIST `<folder>/`. */
-  async handle(req: LogicalRequest): Promise<LogicalResponse> {
+  readonly handle: LogicalBackend['handle'] = (req) => this.dispatch(req);
+
+  /** Dispatches one request (the caller context is not needed: the HTTP layer already authorized it). */
+  private async dispatch(req: LogicalRequest): Promise<LogicalResponse> {
     const key = req.path.replace(/^\/+/, '');
     if (req.operation === 'list') {
       const prefix = key === '' || key.endsWith('/') ? key : key + '/';

@@ -115,7 +115,10 @@ export class KvV2Backend implements LogicalBackend {
   }
 
   /** Serves one request relative to the mount. */
-  async handle(req: LogicalRequest): Promise<LogicalResponse> {
+  readonly handle: LogicalBackend['handle'] = (req) => this.dispatch(req);
+
+  /** Dispatches one request (the caller context is not needed: the HTTP layer already authorized it). */
+  private async dispatch(req: LogicalRequest): Promise<LogicalResponse> {
     const path = req.path.replace(/^\/+/, '');
     const op = req.operation;
     const write = op === 'create' || op === 'update';

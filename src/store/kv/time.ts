@@ -1,7 +1,7 @@
 /**
  * Timestamps as Vault prints them: Go's `time.RFC3339Nano` in UTC (`2018-03-22T02:24:06.945319214Z`, trailing zeros
  * of the fraction trimmed, no fraction at all on a whole second). Our clock has millisecond resolution, with any
- * sub-millisecond part of a fractional millisecond clock value kept down to the nanosecond.
+ * sub-millisecond part of a fractional millisecond clock value kept as far as a double holds it.
  */
 
 /** Formats epoch milliseconds (possibly fractional) as RFC3339Nano in UTC. */

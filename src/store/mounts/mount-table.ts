@@ -281,7 +281,10 @@ export class MountTable implements LogicalBackend {
   }
 
   /** Serves `mounts[/<path>[/tune]]`, `auth` and `internal/ui/mounts[/<path>]` relative to `sys/`. */
-  async handle(req: LogicalRequest): Promise<LogicalResponse> {
+  readonly handle: LogicalBackend['handle'] = (req) => this.dispatch(req);
+
+  /** Dispatches one request (the caller context is not needed: the HTTP layer already authorized it). */
+  private async dispatch(req: LogicalRequest): Promise<LogicalResponse> {
     const path = (req.path.startsWith('sys/') ? req.path.slice(4) : req.path).replace(/^\/+/, '');
     const op = req.operation;
     const write = op === 'create' || op === 'update';

@@ -146,9 +146,10 @@ export class FileStorage implements Storage {
     });
   }
 
-  list(prefix: string): Promise<string[]> {
+  async list(prefix: string): Promise<string[]> {
+    await Promise.resolve();
     this.assertOpen();
-    return Promise.resolve(listChildren(this.index, prefix));
+    return listChildren(this.index, prefix);
   }
 
   /** Waits for in-flight operations, then refuses new ones. */

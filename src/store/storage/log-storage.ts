@@ -79,6 +79,13 @@ export function replayLog(bytes: Buffer): Replay {
   return { entries, validLength: off };
 }
 
+/** Runs `fn` so that a synchronous throw becomes a rejection (callers only ever see promises fail). */
+function settle<T>(fn: () => T | PromiseLike<T>): Promise<T> {
+  return new Promise<T>((resolve) => {
+    resolve(fn());
+  });
+}
+
 function logCorrupt(): SecretStoreError {
   return new SecretStoreError('STORE_CORRUPT', `${LOG_FILE} is damaged before its end; restore the data folder from a backup`);
 }
@@ -137,39 +144,47 @@ export class LogStorage implements Storage {
   }
 
   get(key: string): Promise<Buffer | undefined> {
-    this.assertOpen();
-    assertStorageKey(key);
-    const v = this.entries.get(key);
-    return Promise.resolve(v === undefined ? undefined : Buffer.from(v));
+    return settle(() => {
+      this.assertOpen();
+      assertStorageKey(key);
+      const v = this.entries.get(key);
+      return v === undefined ? undefined : Buffer.from(v);
+    });
   }
 
   put(key: string, value: Buffer): Promise<void> {
-    this.assertOpen();
-    const keyBytes = assertStorageKey(key);
-    const copy = Buffer.from(value);
-    return this.enqueue(encodeRecord(OP_PUT, keyBytes, copy), () => {
-      const old = this.entries.get(key);
-      if (old !== undefined) this.liveBytes -= HEADER + keyBytes.length + old.length + CHECKSUM;
-      this.entries.set(key, copy);
-      this.liveBytes += HEADER + keyBytes.length + copy.length + CHECKSUM;
+    return settle(() => {
+      this.assertOpen();
+      const keyBytes = assertStorageKey(key);
+      const copy = Buffer.from(value);
+      return this.enqueue(encodeRecord(OP_PUT, keyBytes, copy), () => {
+        const old = this.entries.get(key);
+        if (old !== undefined) this.liveBytes -= HEADER + keyBytes.length + old.length + CHECKSUM;
+        this.entries.set(key, copy);
+        this.liveBytes += HEADER + keyBytes.length + copy.length + CHECKSUM;
+      });
     });
   }
 
   delete(key: string): Promise<void> {
-    this.assertOpen();
-    const keyBytes = assertStorageKey(key);
-    // Nothing to delete and no write in flight that could create it: skip the fsync.
-    if (!this.entries.has(key) && this.flushing === undefined) return Promise.resolve();
-    return this.enqueue(encodeRecord(OP_DELETE, keyBytes, Buffer.alloc(0)), () => {
-      const old = this.entries.get(key);
-      if (old !== undefined) this.liveBytes -= HEADER + keyBytes.length + old.length + CHECKSUM;
-      this.entries.delete(key);
+    return settle(() => {
+      this.assertOpen();
+      const keyBytes = assertStorageKey(key);
+      // Nothing to delete and no write in flight that could create it: skip the fsync.
+      if (!this.entries.has(key) && this.flushing === undefined) return undefined;
+      return this.enqueue(encodeRecord(OP_DELETE, keyBytes, Buffer.alloc(0)), () => {
+        const old = this.entries.get(key);
+        if (old !== undefined) this.liveBytes -= HEADER + keyBytes.length + old.length + CHECKSUM;
+        this.entries.delete(key);
+      });
     });
   }
 
   list(prefix: string): Promise<string[]> {
-    this.assertOpen();
-    return Promise.resolve(listChildren(this.entries.keys(), prefix));
+    return settle(() => {
+      this.assertOpen();
+      return listChildren(this.entries.keys(), prefix);
+    });
   }
 
   /** Flushes pending writes and closes the log. */

@@ -7,8 +7,8 @@ import { badRequest } from '../api-error.js';
 import type { JsonObject } from '../logical.js';
 
 function convError(name: string, value: unknown): Error {
-  const json: string | undefined = JSON.stringify(value);
-  const shown = typeof value === 'string' ? value : (json ?? typeof value);
+  // Values come from parsed JSON, so JSON.stringify always yields a string here.
+  const shown = typeof value === 'string' ? value : JSON.stringify(value);
   return badRequest(`error converting input ${shown} for field "${name}"`);
 }
 

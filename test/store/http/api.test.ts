@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { StoreApi } from '../../../src/store/http/api.js';
 import type { ApiRequest } from '../../../src/store/http/request.js';
 import { FakeLogical, FakeSeal } from './fakes.js';
+import type { CallerContext } from '../../../src/store/backend.js';
+import type { LogicalRequest } from '../../../src/store/logical.js';
 
 function setup(): { api: StoreApi; seal: FakeSeal; logical: FakeLogical; internal: unknown[] } {
   const seal = new FakeSeal();
@@ -15,6 +17,18 @@ function setup(): { api: StoreApi; seal: FakeSeal; logical: FakeLogical; interna
     onInternalError: (e) => internal.push(e),
   });
   return { api, seal, logical, internal };
+}
+
+function lastRequest(logical: FakeLogical): LogicalRequest {
+  const r = logical.kv.lastRequest;
+  assert.ok(r !== undefined, 'no request reached the backend');
+  return r;
+}
+
+function lastCaller(logical: FakeLogical): CallerContext {
+  const c = logical.kv.lastCaller;
+  assert.ok(c !== undefined, 'no request reached the backend');
+  return c;
 }
 
 function req(method: string, target: string, opts: { token?: string; body?: unknown; contentType?: string; auth?: string } = {}): ApiRequest {
@@ -76,8 +90,8 @@ test('envelope: read returns Vault fields, mount_type and the data; list adds a 
   assert.match(body.request_id as string, /^[0-9a-f-]{36}$/);
   const list = await api.handle(req('GET', '/v1/secret/dir?list=true', { token: 'root-token' }));
   assert.deepEqual((list.result.body as Record<string, unknown>).data, { keys: ['k'] });
-  assert.equal(logical.kv.lastRequest?.operation, 'list');
-  assert.equal(logical.kv.lastRequest?.path, 'dir/');
+  assert.equal(lastRequest(logical).operation, 'list');
+  assert.equal(lastRequest(logical).path, 'dir/');
   const list1 = await api.handle(req('GET', '/v1/secret/?list=1', { token: 'root-token' }));
   assert.deepEqual((list1.result.body as Record<string, unknown>).data, { keys: ['dir/'] });
   // An empty list is a 404 with no errors.
@@ -92,11 +106,11 @@ test('ACL: create vs update from the existence check, denied paths, sudo-protect
   assert.equal((await api.handle(req('POST', '/v1/secret/app/x', { token: 'w', body: { a: 1 } }))).result.status, 403);
   await api.handle(req('POST', '/v1/secret/app/x', { token: 'root-token', body: { a: 1 } }));
   assert.equal((await api.handle(req('POST', '/v1/secret/app/x', { token: 'w', body: { a: 2 } }))).result.status, 204);
-  assert.equal(logical.kv.lastRequest?.operation, 'update');
+  assert.equal(lastRequest(logical).operation, 'update');
   assert.equal((await api.handle(req('PUT', '/v1/secret/new/y', { token: 'w', body: { a: 1 } }))).result.status, 204);
-  assert.equal(logical.kv.lastRequest?.operation, 'create');
-  assert.equal(logical.kv.lastCaller?.sudo, false);
-  assert.equal(logical.kv.lastCaller?.root, false);
+  assert.equal(lastRequest(logical).operation, 'create');
+  assert.equal(lastCaller(logical).sudo, false);
+  assert.equal(lastCaller(logical).root, false);
   assert.deepEqual((await api.handle(req('GET', '/v1/secret/other', { token: 'w' }))).result, { status: 403, body: { errors: ['permission denied'] } });
   // read is granted on sys/raw/* but the path is root-protected: sudo needed.
   assert.equal((await api.handle(req('GET', '/v1/sys/raw/x', { token: 'w' }))).result.status, 403);
@@ -122,11 +136,11 @@ test('methods: PATCH needs merge-patch+json (415 / 400), unknown methods 405, DE
   assert.deepEqual((await api.handle(req('PATCH', '/v1/secret/a', { ...t, body: {} }))).result, { status: 400, body: { errors: ['mime: no media type'] } });
   const ok = await api.handle(req('PATCH', '/v1/secret/a', { ...t, body: { x: 1 }, contentType: 'application/merge-patch+json; charset=utf-8' }));
   assert.equal(ok.result.status, 204);
-  assert.equal(logical.kv.lastRequest?.operation, 'patch');
+  assert.equal(lastRequest(logical).operation, 'patch');
   assert.deepEqual((await api.handle(req('TRACE', '/v1/secret/a', t))).result, { status: 405, body: { errors: [] } });
   await api.handle(req('DELETE', '/v1/secret/a?versions=1', t));
-  assert.deepEqual(logical.kv.lastRequest?.data, { versions: '1' });
-  assert.deepEqual(logical.kv.lastRequest?.query, { versions: '1' });
+  assert.deepEqual(lastRequest(logical).data, { versions: '1' });
+  assert.deepEqual(lastRequest(logical).query, { versions: '1' });
 });
 
 test('malformed JSON and non-object bodies are 400 "error parsing JSON"; empty body is {}', async () => {
@@ -138,7 +152,7 @@ test('malformed JSON and non-object bodies are 400 "error parsing JSON"; empty b
     });
   }
   assert.equal((await api.handle(req('POST', '/v1/secret/a', { token: 'root-token' }))).result.status, 204);
-  assert.deepEqual(logical.kv.lastRequest?.data, {});
+  assert.deepEqual(lastRequest(logical).data, {});
   // The same parse rule on the unauthenticated sys endpoints.
   assert.deepEqual((await api.handle(req('PUT', '/v1/sys/unseal', { body: '{' }))).result, { status: 400, body: { errors: ['error parsing JSON'] } });
 });

@@ -130,7 +130,9 @@ async function startEcho(): Promise<{ port: number; close: () => Promise<void> }
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
-        netServer.close(() => resolve());
+        netServer.close(() => {
+          resolve();
+        });
       }),
   };
 }
@@ -201,6 +203,10 @@ test('raw socket: without the rewriter Node rejects LIST (why the rewriter exist
     assert.match(text, /HTTP\/1\.1 400/);
   } finally {
     server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      server.close(() => {
+        resolve();
+      });
+    });
   }
 });

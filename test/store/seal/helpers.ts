@@ -31,12 +31,18 @@ export async function unsealWith(manager: SealManager, keys: string[]): Promise<
 }
 
 /** Asserts `p` rejects with a StoreApiError of `status` whose errors are exactly `errors`. */
-export async function rejectsApi(p: Promise<unknown> | (() => unknown), status: number, errors: string[]): Promise<void> {
-  const run = typeof p === 'function' ? async () => p() : () => p;
-  await assert.rejects(run, (err: unknown) => {
-    assert.ok(err instanceof StoreApiError, `expected StoreApiError, got ${String(err)}`);
-    assert.equal(err.status, status);
-    assert.deepEqual(err.errors, errors);
-    return true;
-  });
+export async function rejectsApi(p: Promise<unknown>, status: number, errors: string[]): Promise<void> {
+  await assert.rejects(p, (err: unknown) => checkApiError(err, status, errors));
+}
+
+/** Asserts `fn` throws a StoreApiError of `status` whose errors are exactly `errors`. */
+export function throwsApi(fn: () => unknown, status: number, errors: string[]): void {
+  assert.throws(fn, (err: unknown) => checkApiError(err, status, errors));
+}
+
+function checkApiError(err: unknown, status: number, errors: string[]): boolean {
+  assert.ok(err instanceof StoreApiError, `expected StoreApiError, got ${String(err)}`);
+  assert.equal(err.status, status);
+  assert.deepEqual(err.errors, errors);
+  return true;
 }

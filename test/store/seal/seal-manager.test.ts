@@ -4,7 +4,7 @@ import { SealManager } from '../../../src/store/seal/seal-manager.js';
 import { split } from '../../../src/store/shamir.js';
 import { MemoryStorage } from '../../../src/store/storage/storage.js';
 import { randomBytes } from '../../../src/crypto.js';
-import { initializedStore, mintToken, OPTIONS, rejectsApi, unsealWith } from './helpers.js';
+import { initializedStore, mintToken, OPTIONS, rejectsApi, throwsApi, unsealWith } from './helpers.js';
 
 const AUTH_FAILED = 'unable to retrieve stored keys: invalid key: failed to decrypt keys from storage: cipher: message authentication failed';
 
@@ -33,7 +33,7 @@ test('uninitialized: seal-status and health as Vault reports them', async () => 
   assert.equal(h.body.replication_dr_mode, 'unknown');
   assert.equal(m.health({ uninitcode: '200' }).status, 200);
   await rejectsApi(m.unseal({ key: 'aa'.repeat(33) }), 400, ['Vault is not initialized']);
-  await rejectsApi(async () => m.barrier(), 503, ['Vault is sealed']);
+  throwsApi(() => m.barrier(), 503, ['Vault is sealed']);
 });
 
 test('init validation messages (Vault SealConfig.Validate order)', async () => {
@@ -199,13 +199,13 @@ test('seal wipes keys, fires callbacks; barrier refuses while sealed', async () 
   assert.deepEqual(dataKey, Buffer.alloc(32), 'data key wiped');
   assert.equal(manager.sealed, true);
   await rejectsApi(barrier.get('secret/x'), 503, ['Vault is sealed']);
-  await rejectsApi(async () => manager.barrier(), 503, ['Vault is sealed']);
+  throwsApi(() => manager.barrier(), 503, ['Vault is sealed']);
   await manager.seal();
   assert.deepEqual(events, ['unseal', 'seal']);
   assert.equal(manager.health({}).status, 503);
   assert.equal(manager.health({ sealedcode: '299' }).status, 299);
-  await rejectsApi(async () => manager.health({ sealedcode: 'x' }), 400, []);
-  await rejectsApi(async () => manager.health({ standbyok: 'maybe' }), 400, []);
+  throwsApi(() => manager.health({ sealedcode: 'x' }), 400, []);
+  throwsApi(() => manager.health({ standbyok: 'maybe' }), 400, []);
 });
 
 test('an unseal callback that fails re-seals the store', async () => {

@@ -1,0 +1,93 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { removeStaleTemps, writeFileAtomic } from '../../src/keyfile/atomic-write.js';
+import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
+import { SIZES } from './fixtures/atomic-writer.js';
+
+const WRITER = fileURLToPath(new URL('./fixtures/atomic-writer.js', import.meta.url));
+let dir = '';
+before(async () => {
+  dir = await makeTempDir('sss-atomic-');
+});
+after(async () => {
+  await removeTempDir(dir);
+});
+
+test('writes the data with mode 0600 and creates the folder 0700', async () => {
+  const target = join(dir, 'new', 'file.json');
+  await writeFileAtomic(target, Buffer.from('hello\n'));
+  assert.equal(await readFile(target, 'utf8'), 'hello\n');
+  assert.equal((await stat(target)).mode & 0o777, 0o600);
+  assert.equal((await stat(join(dir, 'new'))).mode & 0o777, 0o700);
+  await writeFileAtomic(target, Buffer.from('again\n'));
+  assert.equal(await readFile(target, 'utf8'), 'again\n');
+  assert.deepEqual((await readdir(join(dir, 'new'))).sort(), ['file.json'], 'no temp file is left behind');
+});
+
+test('a verify callback that throws leaves the old file untouched and removes the temp file', async () => {
+  const target = join(dir, 'verified.json');
+  await writeFileAtomic(target, Buffer.from('old'));
+  await assert.rejects(
+    writeFileAtomic(target, Buffer.from('new'), 0o600, (written) => {
+      assert.equal(written.toString(), 'new');
+      throw new Error('verification failed');
+    }),
+    /verification failed/,
+  );
+  assert.equal(await readFile(target, 'utf8'), 'old');
+  assert.deepEqual((await readdir(dir)).filter((n) => n.includes('verified')), ['verified.json']);
+});
+
+test('a folder writable by everyone is refused', async () => {
+  const open = join(dir, 'world');
+  await mkdir(open);
+  await chmod(open, 0o777);
+  await assert.rejects(writeFileAtomic(join(open, 'f'), Buffer.from('x')), { code: 'UNSAFE_PERMISSIONS', message: /writable by every user; chmod 700 it/ });
+});
+
+test('removeStaleTemps removes only the temp files of that target', async () => {
+  const sub = join(dir, 'stale');
+  await mkdir(sub);
+  await writeFile(join(sub, '.resp-init.json.tmp-1-abc'), 'x');
+  await writeFile(join(sub, '.other.tmp-1-abc'), 'x');
+  await removeStaleTemps(join(sub, 'resp-init.json'));
+  assert.deepEqual(await readdir(sub), ['.other.tmp-1-abc']);
+});
+
+/** Runs the writer, waits for `afterWrites` completed writes plus a random delay, and SIGKILLs it. */
+function runAndKill(target: string, extraMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [WRITER, target], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let killed = false;
+    child.stdout.on('data', () => {
+      if (killed) return;
+      killed = true;
+      setTimeout(() => child.kill('SIGKILL'), extraMs);
+    });
+    child.on('error', reject);
+    child.on('close', (_code, signal) => {
+      if (signal === 'SIGKILL') resolve();
+      else reject(new Error(`writer ended without being killed (${String(signal)})`));
+    });
+  });
+}
+
+test('a writer SIGKILLed at random moments always leaves the old or the new file whole', async () => {
+  const target = join(dir, 'killed', 'resp-init.json');
+  await mkdir(join(dir, 'killed'), { mode: 0o700 });
+  const seen = new Set<string>();
+  for (let round = 0; round < 25; round++) {
+    await runAndKill(target, Math.floor(Math.random() * 40));
+    const data = await readFile(target);
+    const letter = String.fromCharCode(data[0] ?? 0);
+    assert.ok(letter === 'A' || letter === 'B', `round ${round}: unexpected first byte`);
+    assert.equal(data.length, SIZES[letter], `round ${round}: torn file of ${data.length} bytes`);
+    assert.ok(data.every((c) => c === data[0]), `round ${round}: mixed contents`);
+    seen.add(letter);
+  }
+  assert.equal(seen.size, 2, 'both contents were observed, so the kills landed at different points');
+});

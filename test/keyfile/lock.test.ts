@@ -1,0 +1,91 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { withKeyFileLock } from '../../src/keyfile/keyfile.js';
+import { withFileLock } from '../../src/keyfile/lock.js';
+import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
+
+const WORKER = fileURLToPath(new URL('./fixtures/lock-worker.js', import.meta.url));
+let dir = '';
+before(async () => {
+  dir = await makeTempDir('sss-lock-');
+});
+after(async () => {
+  await removeTempDir(dir);
+});
+
+function worker(args: string[]): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [WORKER, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      resolve(code);
+    });
+  });
+}
+
+test('two processes incrementing under the lock never lose an update', async () => {
+  const sub = join(dir, 'two');
+  const counter = join(dir, 'counter.txt');
+  const codes = await Promise.all([worker([sub, counter, '25']), worker([sub, counter, '25'])]);
+  assert.deepEqual(codes, [0, 0]);
+  assert.equal(await readFile(counter, 'utf8'), '50');
+  assert.deepEqual(await readdir(sub), [], 'the lock file is removed after use');
+});
+
+test('a live holder in another process makes us wait, then KEYFILE_LOCKED names it', async () => {
+  const sub = join(dir, 'held');
+  const counter = join(dir, 'held-counter.txt');
+  const holder = worker([sub, counter, '1', '1500']);
+  const lockPath = join(sub, '.resp-init.json.lock');
+  for (let i = 0; i < 200; i++) {
+    if ((await readdir(sub).catch(() => [] as string[])).includes('.resp-init.json.lock')) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await assert.rejects(
+    withFileLock(lockPath, () => Promise.resolve(1), { timeoutMs: 200 }),
+    { code: 'KEYFILE_LOCKED', message: /is held by process \d+; wait for it to finish/ },
+  );
+  assert.equal(await holder, 0);
+  assert.equal(await withFileLock(lockPath, () => Promise.resolve(2), { timeoutMs: 2000 }), 2);
+});
+
+test('a stale lock (dead pid, other boot, own pid not held, garbage) is recovered', async () => {
+  const sub = join(dir, 'stale');
+  await withKeyFileLock({ dir: sub }, () => Promise.resolve()); // creates the folder
+  const lockPath = join(sub, '.resp-init.json.lock');
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  const deadPid = Number(dead.stdout);
+  const contents = [
+    JSON.stringify({ pid: deadPid, start: null, boot: null }),
+    JSON.stringify({ pid: 1, start: '1', boot: 'another-boot' }),
+    JSON.stringify({ pid: process.pid, start: null, boot: null }),
+    'garbage',
+  ];
+  for (const text of contents) {
+    await writeFile(lockPath, text);
+    assert.equal(await withFileLock(lockPath, () => Promise.resolve('ok'), { timeoutMs: 1000 }), 'ok', text);
+  }
+});
+
+test('reentrant within an async context; concurrent callers in one process are serialized', async () => {
+  const loc = { dir: join(dir, 'reentrant') };
+  const inner = await withKeyFileLock(loc, () => withKeyFileLock(loc, () => Promise.resolve('nested')));
+  assert.equal(inner, 'nested');
+  let active = 0;
+  let maxActive = 0;
+  await Promise.all(
+    [1, 2, 3].map(() =>
+      withKeyFileLock(loc, async () => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        await new Promise((r) => setTimeout(r, 20));
+        active--;
+      }),
+    ),
+  );
+  assert.equal(maxActive, 1);
+});

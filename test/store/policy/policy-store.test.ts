@@ -1,0 +1,127 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { StoreApiError } from '../../../src/store/api-error.js';
+import type { CallerContext } from '../../../src/store/backend.js';
+import type { JsonObject, LogicalRequest, Operation } from '../../../src/store/logical.js';
+import { PolicyStore, legacyPolicyBackend, policyAclBackend } from '../../../src/store/policy/policy-store.js';
+import { MemoryStorage } from '../../../src/store/storage/storage.js';
+
+const root: CallerContext = { clientToken: 'hvs.x', policies: ['root'], sudo: true, root: true };
+
+function req(operation: Operation, path: string, data: JsonObject = {}): LogicalRequest {
+  return { operation, path, data, query: {} };
+}
+
+async function rejects(p: Promise<unknown>, status: number, errors: string[]): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof StoreApiError);
+    assert.equal(e.status, status);
+    assert.deepEqual(e.errors, errors);
+    return true;
+  });
+}
+
+async function fresh(): Promise<{ store: PolicyStore; storage: MemoryStorage }> {
+  const storage = new MemoryStorage();
+  const store = new PolicyStore(storage);
+  await store.init();
+  return { store, storage };
+}
+
+test('init stores the default policy once; lists end with root', async () => {
+  const { store, storage } = await fresh();
+  assert.deepEqual(await storage.list('sys/policy/'), ['default']);
+  const r = await store.handle(req('list', 'policies/acl/'), root);
+  assert.deepEqual(r.data, { keys: ['default', 'root'] });
+  // A changed default survives a second init.
+  await store.setPolicy('default', 'path "x" { capabilities = ["read"] }');
+  await new PolicyStore(storage).init();
+  assert.equal((await new PolicyStore(storage).getPolicy('default'))?.text, 'path "x" { capabilities = ["read"] }');
+});
+
+test('default policy grants what Vault grants', async () => {
+  const { store } = await fresh();
+  const acl = await store.getAcl(['default']);
+  assert.equal(acl.allows('auth/token/lookup-self', 'read'), true);
+  assert.equal(acl.allows('auth/token/renew-self', 'update'), true);
+  assert.equal(acl.allows('auth/token/revoke-self', 'update'), true);
+  assert.equal(acl.allows('sys/capabilities-self', 'update'), true);
+  assert.equal(acl.allows('cubbyhole/x', 'create'), true);
+  assert.equal(acl.allows('sys/wrapping/wrap', 'update'), true);
+  assert.equal(acl.allows('secret/data/x', 'read'), false);
+  assert.equal(acl.allows('auth/token/create', 'update'), false);
+});
+
+test('sys/policies/acl: write, read, list, delete (names lower-cased)', async () => {
+  const { store } = await fresh();
+  const text = 'path "secret/*" { capabilities = ["read"] }';
+  assert.deepEqual(await store.handle(req('update', 'policies/acl/MyApp', { policy: text }), root), { status: 204 });
+  assert.deepEqual((await store.handle(req('read', 'policies/acl/myapp'), root)).data, { name: 'myapp', policy: text });
+  assert.deepEqual((await store.handle(req('list', 'policies/acl/'), root)).data, { keys: ['default', 'myapp', 'root'] });
+  assert.deepEqual(await store.handle(req('delete', 'sys/policies/acl/myapp'), root), { status: 204 });
+  await rejects(store.handle(req('read', 'policies/acl/myapp'), root), 404, []);
+  // Deleting an absent policy is fine.
+  assert.deepEqual(await store.handle(req('delete', 'policies/acl/nope'), root), { status: 204 });
+});
+
+test('base64 policy text is decoded', async () => {
+  const { store } = await fresh();
+  const text = 'path "a" { capabilities = ["list"] }';
+  await store.handle(req('create', 'policies/acl/b64', { policy: Buffer.from(text).toString('base64') }), root);
+  assert.equal((await store.getPolicy('b64'))?.text, text);
+});
+
+test('legacy sys/policy shapes (node-vault)', async () => {
+  const { store } = await fresh();
+  const legacy = legacyPolicyBackend(store);
+  await legacy.handle(req('update', 'app', { rules: 'path "a" { capabilities = ["read"] }' }), root);
+  await legacy.handle(req('update', 'app2', { policy: 'path "b" { capabilities = ["read"] }' }), root);
+  const list = await legacy.handle(req('read', ''), root);
+  assert.deepEqual(list, { data: { keys: ['app', 'app2', 'default', 'root'], policies: ['app', 'app2', 'default', 'root'] }, topLevelData: true });
+  const one = await legacy.handle(req('read', 'app'), root);
+  assert.deepEqual(one, { data: { name: 'app', rules: 'path "a" { capabilities = ["read"] }' }, topLevelData: true });
+  const viaHandle = await store.handle(req('read', 'policy/app2'), root);
+  assert.equal(viaHandle.data?.['rules'], 'path "b" { capabilities = ["read"] }');
+  const acl = policyAclBackend(store);
+  assert.deepEqual((await acl.handle(req('read', 'app'), root)).data, { name: 'app', policy: 'path "a" { capabilities = ["read"] }' });
+});
+
+test('root policy reads as empty and cannot be changed or deleted; default cannot be deleted', async () => {
+  const { store } = await fresh();
+  assert.deepEqual((await store.handle(req('read', 'policies/acl/root'), root)).data, { name: 'root', policy: '' });
+  await rejects(store.handle(req('update', 'policies/acl/root', { policy: 'path "a" { capabilities = ["read"] }' }), root), 400, ['cannot update "root" policy']);
+  await rejects(store.handle(req('delete', 'policies/acl/root'), root), 400, ['cannot delete "root" policy']);
+  await rejects(store.handle(req('delete', 'policies/acl/default'), root), 400, ['cannot delete default policy']);
+  await rejects(store.handle(req('delete', 'policy/DEFAULT'), root), 400, ['cannot delete default policy']);
+});
+
+test('empty or invalid policies are refused with Vault messages', async () => {
+  const { store } = await fresh();
+  await rejects(store.handle(req('update', 'policies/acl/x', {}), root), 400, [`'policy' parameter not supplied or empty`]);
+  await rejects(store.handle(req('update', 'policies/acl/x', { policy: '' }), root), 400, [`'policy' parameter not supplied or empty`]);
+  await rejects(store.handle(req('update', 'policies/acl/x', { policy: 'path "a" { capabilities = ["fly"] }' }), root), 400, [
+    'failed to parse policy: path "a": invalid capability "fly"',
+  ]);
+  await rejects(store.handle(req('read', 'policies/acl/'), root), 405, ['1 error occurred:\n\t* unsupported operation\n\n']);
+  await rejects(store.handle(req('read', 'policies/other'), root), 404, ['no handler for route "sys/policies/other". route entry not found.']);
+});
+
+test('getAcl: unknown names skipped, cache invalidated on change', async () => {
+  const { store } = await fresh();
+  await store.setPolicy('app', 'path "secret/a" { capabilities = ["read"] }');
+  const first = await store.getAcl(['app', 'ghost']);
+  assert.equal(first.allows('secret/a', 'read'), true);
+  assert.equal(await store.getAcl(['ghost', 'app']), first, 'cached regardless of order');
+  await store.setPolicy('app', 'path "secret/a" { capabilities = ["deny"] }');
+  assert.equal((await store.getAcl(['app'])).allows('secret/a', 'read'), false);
+  await store.deletePolicy('app');
+  assert.equal((await store.getAcl(['app'])).allows('secret/a', 'read'), false);
+  assert.equal((await store.getAcl(['root'])).isRoot, true);
+});
+
+test('names containing slashes are stored flat and listed back', async () => {
+  const { store } = await fresh();
+  await store.setPolicy('team/app', 'path "a" { capabilities = ["read"] }');
+  assert.deepEqual(await store.listPolicies(), ['default', 'team/app', 'root']);
+  assert.equal((await store.handle(req('read', 'policies/acl/team/app'), root)).data?.['name'], 'team/app');
+});
