@@ -9,7 +9,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { SecretStoreError, describeCause } from './errors.js';
 
 /** Key file formats the flow can write (plaintext is written only when no hook is configured, as EdgeX does). */
@@ -90,6 +89,8 @@ async function readYamlSection(path: string): Promise<Raw> {
   } catch (err) {
     throw new SecretStoreError('CONFIG', `cannot read configuration file ${path} (${describeCause(err)})`);
   }
+  // Loaded only when a file is read: the yaml package is most of the CLI's start-up time.
+  const { parse: parseYaml } = await import('yaml');
   let doc: unknown;
   try {
     doc = parseYaml(text);

@@ -108,3 +108,25 @@ test('property: valid share settings always resolve; anything else is a CONFIG e
     }),
   );
 });
+
+test("the repository's configuration.yaml holds exactly the built-in defaults", async () => {
+  const { access } = await import('node:fs/promises');
+  const { dirname } = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  // Walk up from the compiled test to the checkout (works from dist/ and .build/<name>/).
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      await access(join(dir, 'package.json'));
+      await access(join(dir, 'configuration.yaml'));
+      break;
+    } catch {
+      const parent = dirname(dir);
+      assert.notEqual(parent, dir, 'configuration.yaml found');
+      dir = parent;
+    }
+  }
+  const file = await loadConfig({ configPath: join(dir, 'configuration.yaml') }, {}, '/');
+  const builtIn = await loadConfig({}, {}, '/nonexistent-folder');
+  assert.deepEqual(file.config, builtIn.config);
+});

@@ -95,6 +95,7 @@ export interface LoadedSecrets {
  * encrypted and no hook is set, or the IKM is wrong (readKeyFile's KEYFILE_WRONG_IKM).
  */
 export async function loadSecrets(access: KeyFileAccess): Promise<LoadedSecrets | undefined> {
+  const started = performance.now();
   const found = await inspectKeyFile(access.loc);
   if (found === undefined) return undefined;
   if (found.encrypted && !access.ikm.configured) {
@@ -103,10 +104,19 @@ export async function loadSecrets(access: KeyFileAccess): Promise<LoadedSecrets 
       `the key file ${found.path} is encrypted but no IKM hook is configured; set EDGEX_IKM_HOOK to the hook that encrypted it (nothing was changed)`,
     );
   }
+  const hookBefore = access.ikm.hookMs ?? 0;
   const ikm = found.encrypted ? await access.ikm.get() : undefined;
   const { secrets, summary } = await readKeyFile(access.loc, ikm);
   try {
-    access.log.info('key file loaded', { path: summary.path, format: summary.format, encrypted: summary.encrypted, shares: summary.shareCount });
+    // Time to read and decrypt, the hook's own time excluded (reported apart by the flow).
+    const ms = performance.now() - started - ((access.ikm.hookMs ?? 0) - hookBefore);
+    access.log.info('key file loaded', {
+      path: summary.path,
+      format: summary.format,
+      encrypted: summary.encrypted,
+      shares: summary.shareCount,
+      ms: Math.round(ms * 100) / 100,
+    });
     let rewritten: LoadedSecrets['rewritten'];
     let next = secrets;
     if (access.revokeRootTokens && secrets.rootToken !== undefined) {

@@ -232,6 +232,10 @@ async function openEdgex(paths: KeyFilePaths, parsed: ParsedKeyFile & { format: 
  */
 export async function readKeyFile(loc: KeyFileLocation, ikm: Buffer | undefined): Promise<{ secrets: InitSecrets; summary: KeyFileSummary }> {
   const paths = keyFilePaths(loc);
+  if (!(await exists(paths.keyFile))) {
+    // Checked before the lock too, which would create a missing folder just to report that nothing is there.
+    throw new SecretStoreError('KEYFILE_NOT_FOUND', `${paths.keyFile} does not exist; nothing to read`);
+  }
   return withKeyFileLock(loc, async () => {
     const bytes = await readOptional(paths.keyFile);
     if (bytes === undefined) {

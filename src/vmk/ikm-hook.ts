@@ -170,6 +170,7 @@ export async function runIkmHook(options: HookOptions): Promise<Buffer> {
       (resolve) => {
         let failure: SecretStoreError | undefined;
         let settled = false;
+        let graceTimer: NodeJS.Timeout | undefined;
         const child = spawn(path, [], {
           stdio: ['ignore', 'pipe', 'pipe'],
           env: options.env ?? process.env,
@@ -177,6 +178,13 @@ export async function runIkmHook(options: HookOptions): Promise<Buffer> {
           shell: false,
           windowsHide: true,
         });
+        const settle = (code: number | null, signal: NodeJS.Signals | null): void => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          clearTimeout(graceTimer);
+          resolve(failure === undefined ? { code, signal } : { code, signal, failure });
+        };
         const killGroup = (): void => {
           if (child.pid === undefined) return;
           try {
@@ -188,6 +196,12 @@ export async function runIkmHook(options: HookOptions): Promise<Buffer> {
         const fail = (err: SecretStoreError): void => {
           failure ??= err;
           killGroup();
+          // A process that left the group (setsid) could keep the pipes open forever: stop waiting after a grace time.
+          graceTimer ??= setTimeout(() => {
+            child.stdout.destroy();
+            child.stderr.destroy();
+            settle(null, null);
+          }, 1000);
         };
         const timer = setTimeout(() => {
           fail(new SecretStoreError('HOOK_TIMEOUT', `the IKM hook ${path} did not finish within ${timeoutMs} ms and was killed; check the hook or raise EDGEX_IKM_HOOK_TIMEOUT`));
@@ -208,18 +222,12 @@ export async function runIkmHook(options: HookOptions): Promise<Buffer> {
           if (errTail.length > STDERR_TAIL_BYTES) errTail = errTail.subarray(errTail.length - STDERR_TAIL_BYTES);
         });
         child.on('error', (err) => {
-          fail(new SecretStoreError('HOOK_FAILED', `the IKM hook ${path} could not be started (${describeCause(err)}); check that it is a valid executable`, { cause: err }));
-          if (!settled) {
-            settled = true;
-            clearTimeout(timer);
-            resolve({ code: null, signal: null, failure });
-          }
+          failure ??= new SecretStoreError('HOOK_FAILED', `the IKM hook ${path} could not be started (${describeCause(err)}); check that it is a valid executable`, { cause: err });
+          killGroup();
+          settle(null, null);
         });
         child.on('close', (code, signal) => {
-          clearTimeout(timer);
-          if (settled) return;
-          settled = true;
-          resolve(failure === undefined ? { code, signal } : { code, signal, failure });
+          settle(code, signal);
         });
       },
     );

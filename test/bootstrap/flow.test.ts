@@ -330,3 +330,87 @@ test('--keyfile-format edgex writes EdgeX-compatible encrypted files', async () 
     await h.close();
   }
 });
+
+test('EdgeX defect 3: removing a stored root token re-saves the shares ENCRYPTED, never plaintext', async () => {
+  const h = await harness({ RevokeRootTokens: false });
+  try {
+    await h.run();
+    assert.equal((await inspectKeyFile({ dir: h.config.tokenFolderPath }))?.hasRootToken, true);
+    h.fake.seal();
+    const strict = { ...h.config, revokeRootTokens: true };
+    const r = await runBootstrap({ config: strict, log: new Logger({ sink: () => undefined }), ikmSource: new FixedIkm(h.ikm) });
+    assert.equal(r.keyFileRewritten, 'root-token-removed');
+    const s = await inspectKeyFile({ dir: h.config.tokenFolderPath });
+    assert.equal(s?.hasRootToken, false);
+    assert.equal(s.encrypted, true);
+    assert.equal(rootTokens(h.fake), 0);
+  } finally {
+    await h.close();
+  }
+});
+
+test('EdgeX defect 4: an edgex file with fewer nonces than keys is a clean error, store untouched', async () => {
+  const h = await harness({ KeyFileFormat: 'edgex' });
+  try {
+    await h.run();
+    h.fake.seal();
+    const path = join(h.config.tokenFolderPath, 'resp-init.json');
+    const doc = JSON.parse(await readFile(path, 'utf8')) as { encrypted_keys: string[]; nonces: string[] };
+    doc.nonces.pop();
+    await writeFile(path, JSON.stringify(doc) + '\n');
+    await assert.rejects(h.run(), (err: unknown) => isSecretStoreError(err, 'KEYFILE_MALFORMED'));
+    assert.equal(h.fake.sealed, true);
+  } finally {
+    await h.close();
+  }
+});
+
+test('EdgeX defect 6: a missing kdf-salt.dat is SALT_MISSING, never silently regenerated', async () => {
+  const h = await harness({ KeyFileFormat: 'edgex' });
+  try {
+    await h.run();
+    h.fake.seal();
+    const { rm, access } = await import('node:fs/promises');
+    const salt = join(h.config.tokenFolderPath, 'kdf-salt.dat');
+    await rm(salt);
+    await assert.rejects(h.run(), (err: unknown) => isSecretStoreError(err, 'SALT_MISSING') && /restore it from a backup/.test(err.message));
+    await assert.rejects(access(salt), 'no new salt was made');
+    assert.equal(h.fake.sealed, true);
+  } finally {
+    await h.close();
+  }
+});
+
+test('EdgeX defect 8: a relative hook path is refused before the store is touched (no PATH lookup)', async () => {
+  const h = await harness();
+  try {
+    const { HookIkmSource } = await import('../../src/vmk/ikm-hook.js');
+    const log = new Logger({ sink: () => undefined });
+    await assert.rejects(runBootstrap({ config: h.config, log, ikmSource: new HookIkmSource({ path: 'ikm-dev' }) }), (err: unknown) =>
+      isSecretStoreError(err, 'HOOK_INVALID_PATH'),
+    );
+    assert.equal(h.fake.initialized, false, 'no init without a working hook');
+  } finally {
+    await h.close();
+  }
+});
+
+test('EdgeX defect 9: a tampered key file is KEYFILE_TAMPERED, told apart from a wrong IKM; store untouched', async () => {
+  const h = await harness();
+  try {
+    await h.run();
+    h.fake.seal();
+    const path = join(h.config.tokenFolderPath, 'resp-init.json');
+    const doc = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    // Flip one hex digit inside the first share's ciphertext, keeping the document well-formed.
+    const text = JSON.stringify(doc);
+    const m = /"ciphertext":"([0-9a-f])/.exec(text);
+    assert.ok(m?.[1] !== undefined, 'v2 document has a ciphertext field');
+    const flipped = text.replace(/"ciphertext":"[0-9a-f]/, `"ciphertext":"${m[1] === '0' ? '1' : '0'}`);
+    await writeFile(path, flipped + '\n');
+    await assert.rejects(h.run(), (err: unknown) => isSecretStoreError(err, 'KEYFILE_TAMPERED'));
+    assert.equal(h.fake.sealed, true);
+  } finally {
+    await h.close();
+  }
+});

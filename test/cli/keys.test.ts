@@ -200,6 +200,10 @@ test('usage errors exit 2: no subcommand, unknown subcommand, no --dir, bad --fo
   oneLineFailure(await keys(['inspect']), 2, /--dir is required/);
   oneLineFailure(await keys(['encrypt', '--dir', root, '--format', 'xml'], hook), 2, /--format must be v2 or edgex, got "xml"/);
   oneLineFailure(await keys(['inspect', '--dir', join(root, 'nowhere')]), 1, /no key file at .*nowhere\/resp-init.json; check --dir and --file/);
+  for (const sub of [['encrypt'], ['decrypt'], ['verify'], ['convert', '--to', 'edgex'], ['rewrap', '--new-hook', otherHook]]) {
+    oneLineFailure(await keys([...sub, '--dir', join(root, 'nowhere')], hook), 1, /no key file at/);
+  }
+  assert.ok(!(await readdir(root)).includes('nowhere'), 'a failed command creates no folder');
   const help = await keys(['--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /Usage: secretstore-setup keys <subcommand>/);

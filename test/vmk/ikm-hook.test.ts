@@ -129,6 +129,23 @@ test('a timeout kills the whole process group: HOOK_TIMEOUT', async () => {
   assert.equal(alive, false, 'the hook\'s background child must be killed with the group');
 });
 
+test('a process that escaped the group and holds stdout open cannot hang the runner', { timeout: 10_000 }, async () => {
+  const pidFile = join(dir, 'escaped.pid');
+  const path = await writeHook(dir, 'escape.sh', `printf '%s\\n' '${ikm32}'\nsetsid sh -c 'echo $$ > "${pidFile}"; exec sleep 20' &\nsleep 0.2\nexit 0`);
+  try {
+    await assert.rejects(runIkmHook({ path, timeoutMs: 500 }), { code: 'HOOK_TIMEOUT' });
+  } finally {
+    const pid = Number((await readFile(pidFile, 'utf8').catch(() => '0')).trim());
+    if (pid > 0) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+});
+
 test('path problems → HOOK_INVALID_PATH with what to do', async () => {
   await assert.rejects(runIkmHook({ path: join(dir, 'missing.sh') }), { code: 'HOOK_INVALID_PATH', message: /cannot be found \(ENOENT\)/ });
   const notExec = await writeIkmHook(dir, 'noexec.sh');

@@ -12,6 +12,7 @@ export async function keysConvert(ctx: CommandContext): Promise<number> {
   const format = parseEncryptedFormat('to', values.to, 'v2');
   const loc = locationFrom(ctx, values);
   const source = requireHook(ctx, 'converting the key file');
+  await requireKeyFile(loc); // before the lock, which would create a missing folder
   return withKeyFileLock(loc, async () => {
     const before = await requireKeyFile(loc);
     if (!before.encrypted) throw new SecretStoreError('KEYFILE_FORMAT_MISMATCH', `${before.path} is not encrypted; use "keys encrypt --format ${format}"`);

@@ -9,6 +9,7 @@ export async function keysDecrypt(ctx: CommandContext): Promise<number> {
   const { values } = parseKeysArgs(ctx.argv, {});
   const loc = locationFrom(ctx, values);
   const source = requireHook(ctx, 'decrypting the key file');
+  await requireKeyFile(loc); // before the lock, which would create a missing folder
   return withKeyFileLock(loc, async () => {
     const before = await requireKeyFile(loc);
     if (!before.encrypted) throw new SecretStoreError('KEYFILE_FORMAT_MISMATCH', `${before.path} is not encrypted; nothing to decrypt`);

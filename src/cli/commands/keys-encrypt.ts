@@ -11,6 +11,7 @@ export async function keysEncrypt(ctx: CommandContext): Promise<number> {
   const format = parseEncryptedFormat('format', values.format, 'v2');
   const loc = locationFrom(ctx, values);
   const source = requireHook(ctx, 'encrypting the key file');
+  await requireKeyFile(loc); // before the lock, which would create a missing folder
   return withKeyFileLock(loc, async () => {
     const before = await requireKeyFile(loc);
     if (before.encrypted) {

@@ -17,6 +17,7 @@ export async function keysRewrap(ctx: CommandContext): Promise<number> {
   const loc = locationFrom(ctx, values);
   const oldSource = requireHook(ctx, 'rewrapping the key file');
   const newSource = new HookIkmSource(otherHookOptions(ctx, newHook));
+  await requireKeyFile(loc); // before the lock, which would create a missing folder
   return withKeyFileLock(loc, async () => {
     const before = await requireKeyFile(loc);
     if (!before.encrypted) throw new SecretStoreError('KEYFILE_FORMAT_MISMATCH', `${before.path} is not encrypted; use "keys encrypt" with the new hook`);

@@ -49,6 +49,12 @@ export class ListRequestRewriter {
   /** How many `LIST` request lines were rewritten so far (for tests and debugging). */
   rewritten = 0;
 
+  /**
+   * True when the last {@link push} returned exactly its input bytes, in order (nothing held back or carried over,
+   * nothing rewritten): the caller can then pass the original chunk on as one buffer instead of the pieces.
+   */
+  lastPushUnchanged = false;
+
   /** True once the tracker gave up on this connection and passes every byte through unchanged. */
   get passthrough(): boolean {
     return this.state.kind === 'passthrough';
@@ -56,6 +62,14 @@ export class ListRequestRewriter {
 
   /** Processes one inbound chunk; returns the bytes to deliver to the HTTP parser now. */
   push(chunk: Buffer): Buffer[] {
+    const hadPartial = this.partialLength > 0;
+    const rewrittenBefore = this.rewritten;
+    const out = this.consume(chunk);
+    this.lastPushUnchanged = !hadPartial && this.partialLength === 0 && this.rewritten === rewrittenBefore;
+    return out;
+  }
+
+  private consume(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
     let pos = 0;
     while (pos < chunk.length) {
@@ -270,9 +284,10 @@ export class ListRewritingStream extends Duplex {
     super({ allowHalfOpen: true });
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => {
-      for (const piece of this.rewriter.push(chunk)) {
-        if (!this.push(piece)) socket.pause();
-      }
+      const pieces = this.rewriter.push(chunk);
+      // One push per socket read: the HTTP parser then runs once per chunk, not once per header line.
+      const bytes = this.rewriter.lastPushUnchanged ? chunk : pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
+      if (bytes !== undefined && bytes.length > 0 && !this.push(bytes)) socket.pause();
     });
     socket.on('end', () => {
       for (const piece of this.rewriter.flush()) this.push(piece);

@@ -123,7 +123,7 @@ export class SealManager {
   async unseal(req: Record<string, unknown>): Promise<SealStatusJson> {
     const keyText = stringField(req, 'UnsealRequest', 'key');
     const reset = boolField(req, 'UnsealRequest', 'reset');
-    boolField(req, 'UnsealRequest', 'migrate');
+    const migrate = boolField(req, 'UnsealRequest', 'migrate');
     return await this.mutex.run(async () => {
       this.assertOpen();
       if (reset) {
@@ -131,6 +131,8 @@ export class SealManager {
         this.unsealProgress.clear();
         return this.sealStatus();
       }
+      // There is no seal migration here, so `migrate: true` is refused as Vault refuses it outside migration mode.
+      if (migrate) throw badRequest("'migrate' parameter set true in JSON body when not in seal migration mode");
       if (keyText === '') throw badRequest("'key' must be specified in request body as JSON, or 'reset' set to true");
       const key = decodeKey(keyText);
       try {

@@ -13,8 +13,9 @@ import type { LogicalRequest, LogicalResponse } from '../logical.js';
 import { PrefixedStorage, type Storage } from '../storage/storage.js';
 import { hmacSha256, randomBase62, randomBytes } from '../../crypto.js';
 import { parseDurationSeconds } from './duration.js';
-import { boolField, intField, stringField, stringListField, stringMapField } from './fields.js';
-import { authBlock, lookupData, publicEntry, sanitizePolicies, type StoredToken, type TokenEntry } from './token-entry.js';
+import { stringField } from './fields.js';
+import { authBlock, lookupData, publicEntry, type StoredToken, type TokenEntry } from './token-entry.js';
+import { planChildToken } from './token-create.js';
 import { calculateTtl } from './ttl.js';
 
 export type { TokenEntry } from './token-entry.js';
@@ -336,96 +337,23 @@ export class TokenStore implements LogicalBackend {
 
   private async create(req: LogicalRequest, caller: CallerContext, orphanEndpoint: boolean): Promise<LogicalResponse> {
     const parent = await this.callerEntry(caller, true);
-    const d = req.data;
-    const warnings: string[] = [];
-    const customId = stringField(d, 'id');
-    if (customId !== '') {
-      if (!caller.sudo) throw badRequest('root or sudo privileges required to specify token id');
-      if (customId.includes('.')) throw badRequest(`custom token ID cannot have a '.' in the value`);
-      if (customId.length > MAX_TOKEN_LENGTH) throw badRequest('custom token ID is too long');
-      if ((await this.load(await this.keyOf(customId))) !== undefined) throw badRequest('cannot create a token with a duplicate ID');
-    }
-    const noParent = boolField(d, 'no_parent', false);
-    if (noParent && !orphanEndpoint && !caller.sudo) throw badRequest('root or sudo privileges required to create orphan token');
-    const type = stringField(d, 'type');
-    if (type === 'batch') throw badRequest('batch tokens are not supported by this store');
-    if (!['', 'service', 'default', 'default-service'].includes(type)) throw badRequest(`invalid 'type' value "${type}"`);
-    const numUses = intField(d, 'num_uses', 0);
-    if (numUses < 0) throw badRequest('number of uses cannot be negative');
-    const meta = stringMapField(d, 'meta');
-    const ttlIn = parseDurationSeconds(d['ttl']);
-    if (ttlIn < 0) throw badRequest('ttl must be positive');
-    let explicitMax = parseDurationSeconds(d['explicit_max_ttl']);
-    if (explicitMax < 0) throw badRequest('explicit_max_ttl must be positive');
-    const period = parseDurationSeconds(d['period']);
-    if (period < 0) throw badRequest('period must be positive');
-    if (period > 0 && !caller.sudo) throw badRequest('root or sudo privileges required to create periodic token');
-    let renewable = boolField(d, 'renewable', true);
-
-    // Policies (Vault's handleCreateCommon without roles).
-    const requested = stringListField(d, 'policies');
-    const base = requested === undefined || requested.length === 0 ? parent.policies : requested;
-    let policies = sanitizePolicies(base, false);
-    if (!caller.sudo) {
-      const allowed = new Set(sanitizePolicies(parent.policies, true));
-      if (!policies.every((p) => allowed.has(p))) throw badRequest('child policies must be subset of parent');
-    }
-    if (boolField(d, 'no_default_policy', false)) policies = policies.filter((p) => p !== 'default');
-    else policies = sanitizePolicies(policies, true);
-    if (policies.includes('root') && !parent.policies.includes('root')) {
-      throw badRequest('root tokens may not be created without parent token being root');
-    }
-    if (policies.length === 0) throw badRequest('token must have at least one policy');
-
-    // TTL (Vault's framework.CalculateTTL with the system default/max of 768h).
-    if (explicitMax > this.maxTtl) {
-      warnings.push(
-        `Explicit max TTL of ${explicitMax} seconds is greater than system/mount allowed value; value is being capped to ${this.maxTtl} seconds`,
-      );
-      explicitMax = this.maxTtl;
-    }
     const nowMs = this.now();
-    let ttl = ttlIn;
-    if (period > 0 || ttl > 0 || !policies.includes('root')) {
-      const r = calculateTtl({ increment: 0, backendTtl: ttl, period, explicitMax, startMs: nowMs, nowMs, defaultTtl: this.defaultTtl, maxTtl: this.maxTtl });
-      ttl = r.ttl;
-      warnings.push(...r.warnings);
+    const plan = planChildToken(req.data, {
+      parent,
+      sudo: caller.sudo,
+      orphanEndpoint,
+      nowMs,
+      defaultTtl: this.defaultTtl,
+      maxTtl: this.maxTtl,
+      maxIdLength: MAX_TOKEN_LENGTH,
+    });
+    if (plan.customId !== '' && (await this.load(await this.keyOf(plan.customId))) !== undefined) {
+      throw badRequest('cannot create a token with a duplicate ID');
     }
-    if (ttl === 0 && explicitMax > 0) ttl = explicitMax;
-    if (ttl === 0) {
-      if (parent.expire_time !== 0) throw badRequest('expiration date must be set');
-      renewable = false;
-    }
-
-    const displayIn = stringField(d, 'display_name');
-    const display = displayIn === '' ? 'token' : ('token-' + displayIn).replace(/[^a-zA-Z0-9-]/g, '-').replace(/-$/, '');
-    const orphan = noParent || orphanEndpoint;
-    const id = customId !== '' ? customId : 'hvs.' + randomBase62(24);
-    const entry: StoredToken = {
-      version: 1,
-      key: await this.keyOf(id),
-      parentKey: orphan ? '' : parent.key,
-      accessor: randomBase62(24),
-      policies,
-      meta: meta ?? null,
-      display_name: display,
-      parent: orphan ? '' : parent.accessor,
-      creation_time: Math.floor(nowMs / 1000),
-      ttl,
-      explicit_max_ttl: explicitMax,
-      period,
-      num_uses: numUses,
-      renewable,
-      orphan,
-      path: orphanEndpoint ? 'auth/token/create-orphan' : 'auth/token/create',
-      type: 'service',
-      expire_time: ttl > 0 ? nowMs + ttl * 1000 : 0,
-      issueMs: nowMs,
-      lastRenewalMs: 0,
-      lease: true,
-    };
+    const id = plan.customId !== '' ? plan.customId : 'hvs.' + randomBase62(24);
+    const entry: StoredToken = { ...plan.fields, version: 1, key: await this.keyOf(id), accessor: randomBase62(24) };
     await this.insert(entry);
-    return { auth: authBlock(entry, id, ttl), warnings: warnings.length > 0 ? warnings : null };
+    return { auth: authBlock(entry, id, entry.ttl), warnings: plan.warnings.length > 0 ? plan.warnings : null };
   }
 
   private async renew(key: string, req: LogicalRequest, clientToken: string): Promise<LogicalResponse> {

@@ -6,8 +6,16 @@ import fc from 'fast-check';
 import { ListRequestRewriter, ListRewritingStream, MAX_TRACKED_HEAD_BYTES, rewriteListLine } from '../../../src/store/http/list-rewrite.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
-const feed = (r: ListRequestRewriter, chunks: Buffer[]): string =>
-  Buffer.concat([...chunks.flatMap((c) => r.push(c)), ...r.flush()]).toString('latin1');
+/** Feeds chunks in order; also checks that `lastPushUnchanged` is only ever claimed when it is true. */
+function feed(r: ListRequestRewriter, chunks: Buffer[]): string {
+  const out: Buffer[] = [];
+  for (const c of chunks) {
+    const pieces = r.push(c);
+    if (r.lastPushUnchanged) assert.ok(Buffer.concat(pieces).equals(c), 'lastPushUnchanged claimed for a changed chunk');
+    out.push(...pieces);
+  }
+  return Buffer.concat([...out, ...r.flush()]).toString('latin1');
+}
 
 test('rewriteListLine: LIST becomes GET with list=true, keeping an existing query and the line ending', () => {
   assert.equal(rewriteListLine(b('LIST /v1/secret/metadata/ HTTP/1.1\r\n'))?.toString(), 'GET /v1/secret/metadata/?list=true HTTP/1.1\r\n');

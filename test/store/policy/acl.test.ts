@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import type { Operation } from '../../../src/store/logical.js';
 import { Acl, isSudoProtected } from '../../../src/store/policy/acl.js';
 import { parsePolicy } from '../../../src/store/policy/policy.js';
@@ -172,4 +173,25 @@ test('isSudoProtected: Vault root paths', () => {
   ];
   for (const [p, op] of yes) assert.equal(isSudoProtected(p, op), true, p);
   for (const [p, op] of no) assert.equal(isSudoProtected(p, op), false, p);
+});
+
+test('properties: an exact rule governs its path; a deny on it in any policy denies every operation', () => {
+  const ops: Operation[] = ['create', 'read', 'update', 'patch', 'delete', 'list'];
+  const seg = fc.constantFrom('a', 'b', 'c', '+');
+  const rulePath = fc.tuple(fc.array(seg, { minLength: 1, maxLength: 3 }), fc.boolean()).map(([parts, glob]) => parts.join('/') + (glob ? '*' : '')).filter((p) => !p.includes('+*'));
+  const caps = fc.uniqueArray(fc.constantFrom('create', 'read', 'update', 'patch', 'delete', 'list', 'sudo'), { maxLength: 7 });
+  const policy = fc.array(fc.tuple(rulePath, caps), { maxLength: 5 });
+  const target = fc.array(fc.constantFrom('a', 'b', 'c'), { minLength: 1, maxLength: 3 }).map((p) => p.join('/'));
+  fc.assert(
+    fc.property(fc.array(policy, { maxLength: 3 }), target, fc.uniqueArray(fc.constantFrom(...ops), { minLength: 1 }), fc.constantFrom(...ops), (policies, path, exactCaps, op) => {
+      const texts = policies.map((rules) => rules.map(([p, c]) => `path "${p}" { capabilities = ${JSON.stringify(c)} }`).join('\n'));
+      const granted = new Set<string>(exactCaps);
+      for (const rules of policies) for (const [p, c] of rules) if (p === path) c.forEach((x) => granted.add(x));
+      const withExact = acl(...texts, `path "${path}" { capabilities = ${JSON.stringify(exactCaps)} }`);
+      assert.equal(withExact.allows(path, op), granted.has(op));
+      const denied = acl(...texts, `path "${path}" { capabilities = ${JSON.stringify(exactCaps)} }`, `path "${path}" { capabilities = ["deny"] }`);
+      assert.equal(denied.allows(path, op), false);
+    }),
+    { numRuns: 500 },
+  );
 });

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { StoreApiError } from '../../../src/store/api-error.js';
+import { parseHcl } from '../../../src/store/policy/hcl.js';
 import { parsePolicy, type Capability } from '../../../src/store/policy/policy.js';
 
 function parseError(text: string, message: string): void {
@@ -69,6 +70,12 @@ test('deny drops every other capability; duplicates collapse', () => {
 test('heredoc strings and the name key are accepted', () => {
   const p = parsePolicy('h', 'name = "h"\npath "x" {\n  comment = <<EOT\nmulti\nline\nEOT\n  capabilities = ["read"]\n}\n');
   assert.deepEqual(p.rules[0]?.capabilities, ['read']);
+});
+
+test('indented heredocs (<<-) strip the common indentation', () => {
+  const items = parseHcl('comment = <<-EOT\n    one\n      two\n    EOT\n');
+  const v = items[0]?.value;
+  assert.equal(v?.kind === 'string' ? v.value : undefined, 'one\n  two\n');
 });
 
 test('empty text is an empty policy (the store rejects it, not the parser)', () => {

@@ -138,6 +138,7 @@ test('unseal input errors (Vault messages)', async () => {
   await rejectsApi(manager.unseal({ reset: 'yes' }), 400, [
     'failed to parse JSON input: json: cannot unmarshal string into Go struct field UnsealRequest.reset of type bool',
   ]);
+  await rejectsApi(manager.unseal({ key: keys[0], migrate: true }), 400, ["'migrate' parameter set true in JSON body when not in seal migration mode"]);
   assert.equal(manager.sealStatus().progress, 0, 'rejected keys do not count');
   // Unequal share lengths at threshold.
   await manager.unseal({ key: keys[0] });

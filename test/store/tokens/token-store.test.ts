@@ -324,3 +324,40 @@ test('concurrent creations and revocations stay consistent', async () => {
   for (const m of made) assert.equal(await ts.resolve(m.client_token), undefined);
   assert.equal((await storage.list('sys/token/accessor/')).length, 1);
 });
+
+test('EdgeX-style flow across the logical layer: policy, periodic orphan service token, ACL on KV v1', async () => {
+  const { PolicyStore } = await import('../../../src/store/policy/policy-store.js');
+  const { MountTable } = await import('../../../src/store/mounts/mount-table.js');
+  const { ts, storage, root, c } = await setup();
+  const policies = new PolicyStore(storage);
+  await policies.init();
+  const mounts = new MountTable(storage);
+  await mounts.load();
+  await mounts.mount('secret', { type: 'kv', options: { version: '1' } });
+  await policies.handle(
+    req('update', 'sys/policies/acl/edgex-service-core-data', {
+      policy: 'path "secret/edgex/core-data/*" { capabilities = ["create", "update", "delete", "list", "read"] }',
+    }),
+    root,
+  );
+  const auth = await create(ts, root, { display_name: 'core-data', no_parent: true, period: '1h', policies: ['edgex-service-core-data'] }, 'create');
+  assert.equal(auth.orphan, true);
+  const entry = await ts.resolve(auth.client_token);
+  assert.ok(entry);
+  const acl = await policies.getAcl(entry.policies);
+  assert.equal(acl.allows('secret/edgex/core-data/redisdb', 'create'), true);
+  assert.equal(acl.allows('secret/edgex/core-metadata/redisdb', 'read'), false);
+  assert.equal(acl.allows('auth/token/lookup-self', 'read'), true, 'default policy attached');
+  const target = mounts.resolve('secret/edgex/core-data/redisdb');
+  assert.ok(target);
+  await target.backend.handle(req('create', target.rest, { username: 'core-data', password: 'pw' }), as(auth.client_token, entry.policies));
+  assert.deepEqual((await target.backend.handle(req('read', target.rest), as(auth.client_token, entry.policies))).data, { username: 'core-data', password: 'pw' });
+  // The service renews its periodic token before each period ends; it lives on past 768h.
+  for (let i = 0; i < 1000; i++) {
+    c.advance(3000);
+    await ts.handle(req('update', 'renew-self'), as(auth.client_token, entry.policies));
+  }
+  assert.ok(await ts.resolve(auth.client_token));
+  c.advance(3601);
+  assert.equal(await ts.resolve(auth.client_token), undefined);
+});

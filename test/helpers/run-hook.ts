@@ -1,0 +1,55 @@
+/** Runs an IKM hook (or any program) to completion with a given environment, as EDGEX_IKM_HOOK runners do. */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository's `hooks/` folder, found walking up from this compiled file (dist/ and .build/<name>/ both work). */
+function hooksDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'hooks', 'ikm-dev'))) return join(dir, 'hooks');
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the hooks/ folder above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+}
+
+/** Absolute path of a hook in the repository's `hooks/` folder. */
+export function hookPath(name: 'ikm-dev' | 'ikm-tpm2' | 'ikm-tang' | 'ikm-pkcs11'): string {
+  return join(hooksDir(), name);
+}
+
+/** What a run produced. */
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `file ...args` with `env`, stdin closed, and resolves with its status and output (killed after 60 s). */
+export function runProgram(file: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Runs a program and throws (with its stderr) unless it exits 0; resolves to its stdout. */
+export async function mustRun(file: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const r = await runProgram(file, args, env);
+  if (r.code !== 0) throw new Error(`${file} ${args.join(' ')} exited ${String(r.code)}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
