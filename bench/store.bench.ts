@@ -16,6 +16,8 @@ const CLI_MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const DURATION_S = Number(process.env.STORE_BENCH_SECONDS ?? '4');
 const CONNECTIONS = Number(process.env.STORE_BENCH_CONNECTIONS ?? '16');
 /** Extra node flags for the store process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see what limits it. */
+/** Comma-separated case filter (`bare,read,write`; default all). */
+const CASES = (process.env.STORE_BENCH_CASES ?? 'bare,read,write').split(',');
 const STORE_NODE_ARGS = (process.env.STORE_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 
 /** The parts of autocannon's result this benchmark reads (autocannon ships no types). */
@@ -87,6 +89,19 @@ async function rssMiB(pid: number | undefined): Promise<string> {
   }
 }
 
+/** CPU seconds (user + system) a process has used so far (Linux /proc, clock ticks of 10 ms). */
+async function cpuSeconds(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 function stop(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null) {
@@ -104,6 +119,8 @@ interface Row {
   name: string;
   result: AutocannonResult;
   rss: string;
+  /** Server CPU time per request in microseconds: robust to other load on the machine, unlike req/s. */
+  cpuUs: number | undefined;
 }
 
 async function main(): Promise<void> {
@@ -125,8 +142,15 @@ async function main(): Promise<void> {
     const rssIdle = await rssMiB(store.child.pid);
 
     const run = async (name: string, opts: Parameters<Autocannon>[0], pid: number | undefined): Promise<void> => {
+      if (!CASES.some((c) => name.includes(c))) return;
+      const cpuBefore = await cpuSeconds(pid);
       const result = await autocannon(opts);
-      rows.push({ name, result, rss: await rssMiB(pid) });
+      const cpuAfter = await cpuSeconds(pid);
+      const cpuUs =
+        cpuBefore === undefined || cpuAfter === undefined || result.requests.total === 0
+          ? undefined
+          : ((cpuAfter - cpuBefore) * 1e6) / result.requests.total;
+      rows.push({ name, result, rss: await rssMiB(pid), cpuUs });
     };
     const base = { connections: CONNECTIONS, duration: DURATION_S };
     await run('bare node:http (fixed JSON)', { ...base, url: `${bare.url}/v1/secret/data/bench/item` }, bare.child.pid);
@@ -143,22 +167,27 @@ async function main(): Promise<void> {
       store.child.pid,
     );
 
-    const bareRate = rows[0]?.result.requests.average ?? 0;
+    const bareRate = rows.find((r) => r.name.startsWith('bare'))?.result.requests.average ?? 0;
     console.log(`autocannon: ${CONNECTIONS} connections, ${DURATION_S} s per case, loopback; store started as a separate process`);
     console.log(`store RSS after setup: ${rssIdle} MiB\n`);
-    console.log('| case | req/s | × bare | p50 ms | p99 ms | non-2xx | errors | RSS MiB (server) |');
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    console.log('| case | req/s | × bare | p50 ms | p99 ms | server CPU µs/req | non-2xx | errors | RSS MiB (server) |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const r of rows) {
       const ratio = bareRate > 0 ? (r.result.requests.average / bareRate).toFixed(2) : 'n/a';
       console.log(
         `| ${r.name} | ${r.result.requests.average.toFixed(0)} | ${ratio} | ${r.result.latency.p50} | ${r.result.latency.p99} | ` +
+          `${r.cpuUs === undefined ? 'n/a' : r.cpuUs.toFixed(0)} | ` +
           `${r.result.non2xx} | ${r.result.errors} | ${r.rss} |`,
       );
     }
-    const read = rows[1];
+    const read = rows.find((r) => r.name.includes('read'));
     if (read !== undefined && bareRate > 0) {
       const ratio = read.result.requests.average / bareRate;
       console.log(`\nreads: ${ratio.toFixed(2)}× the bare server (target ≥ 0.5×): ${ratio >= 0.5 ? 'met' : 'NOT met'}`);
+      const bareCpu = rows.find((r) => r.name.startsWith('bare'))?.cpuUs;
+      if (bareCpu !== undefined && read.cpuUs !== undefined && read.cpuUs > 0) {
+        console.log(`CPU-bound ceiling from server CPU per request: reads ≈ ${(bareCpu / read.cpuUs).toFixed(2)}× the bare server`);
+      }
     }
     const bad = rows.filter((r) => r.result.non2xx > 0 || r.result.errors > 0);
     if (bad.length > 0) {

@@ -1,8 +1,9 @@
 /** Configuration: EdgeX defaults, YAML, SECRETSTORE_* env overrides, flags, validation. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { loadConfig, resolveConfig } from '../src/config.js';
 import { isSecretStoreError, SecretStoreError } from '../src/errors.js';
@@ -110,9 +111,6 @@ test('property: valid share settings always resolve; anything else is a CONFIG e
 });
 
 test("the repository's configuration.yaml holds exactly the built-in defaults", async () => {
-  const { access } = await import('node:fs/promises');
-  const { dirname } = await import('node:path');
-  const { fileURLToPath } = await import('node:url');
   // Walk up from the compiled test to the checkout (works from dist/ and .build/<name>/).
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {

@@ -87,6 +87,8 @@ test('ikm-tpm2: provision, release, same IKM across reboots; 1 release per boot,
     const p = await d.hook('provision');
     assert.equal(p.code, 0, p.stderr);
     assert.equal(p.stdout, '');
+    // Positive control for rawUnseal: right after provisioning the policy is satisfiable (nothing released yet).
+    assert.equal(await rawUnseal(d), 0);
     const ikm = ok(await d.hook());
     // Nothing secret on disk: the state file holds no IKM.
     assert.doesNotMatch(await readFile(d.stateFile, 'utf8'), new RegExp(ikm));
@@ -115,6 +117,8 @@ test('ikm-tpm2: N=2 releases per boot across simulated reboots; the third is ref
       assert.equal(ok(await d.hook()), ikm);
       fails(await d.hook(), /release limit reached/);
     }
+    // The hook leaves no session behind (swtpm has no resource manager: a leak would exhaust its 3 slots).
+    assert.equal((await runProgram('tpm2_getcap', ['handles-loaded-session'], d.env)).stdout.trim(), '');
   });
 });
 

@@ -129,6 +129,8 @@ export class LogStorage implements Storage {
       throw new SecretStoreError('IO', `cannot open ${path} (${describeCause(err)}); check the data folder's permissions`, { cause: err });
     }
     try {
+      // The mode above applies only on creation: tighten a log that was copied in with looser permissions.
+      await handle.chmod(0o600);
       const bytes = await handle.readFile();
       const replay = replayLog(bytes);
       if (replay.validLength !== bytes.length) {
