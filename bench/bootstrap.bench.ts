@@ -16,7 +16,7 @@ import { readKeyFile, writeKeyFile } from '../src/keyfile/keyfile.js';
 import { VaultClient } from '../src/vault/client.js';
 import { generateRootToken } from '../src/bootstrap/root-token.js';
 import { startStoreProcess } from '../src/bootstrap/store-process.js';
-import { findHook } from '../src/bootstrap/demo.js';
+import { findHook } from '../src/bootstrap/find-hook.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 21);
 const CLI_MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));

@@ -42,7 +42,7 @@ function spawnListening(args: string[]): Promise<{ child: ChildProcess; url: str
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
   return new Promise((resolve, reject) => {
     let out = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
       out += d;
       const m = /listening on (\S+)\n/.exec(out);
       if (m?.[1] !== undefined) resolve({ child, url: m[1] });

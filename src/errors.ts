@@ -50,7 +50,12 @@ export type ErrorCode =
   | 'STORE_CORRUPT'
   | 'STORE_LOCKED'
   // anything that should never happen
-  | 'INTERNAL';
+  | 'INTERNAL'
+  // recovery copies of the shares (keys escrow / keys recover)
+  | 'ESCROW_BAD_RECIPIENT'
+  | 'ESCROW_BAD_IDENTITY'
+  | 'ESCROW_MALFORMED'
+  | 'ESCROW_WRONG_IDENTITY';
 
 /** Options of {@link SecretStoreError}. */
 export interface SecretStoreErrorOptions {

@@ -5,9 +5,9 @@
  * bootstraps again, then writes and reads a secret through a token made with the token-issuing token. Cleans up
  * whatever happens. Every step is checked; the demo fails (DEMO_FAILED) if any check does not hold.
  */
-import { access, constants, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { SecretStoreError, isSecretStoreError } from '../errors.js';
 import { randomBytes, wipe } from '../crypto.js';
 import type { Logger } from '../log.js';
@@ -33,24 +33,6 @@ export interface DemoOptions {
   signal: AbortSignal;
   /** Keep the temp folder (for inspection). */
   keep?: boolean;
-}
-
-/** Finds `hooks/<name>` walking up from `start` (works from dist/ and from any build folder). */
-export async function findHook(start: string, name: string): Promise<string> {
-  let dir = start;
-  for (let i = 0; i < 8; i++) {
-    const candidate = join(dir, 'hooks', name);
-    try {
-      await access(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // keep walking up
-    }
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  throw new SecretStoreError('CONFIG', `cannot find hooks/${name} near the program; run the demo from the installed package`);
 }
 
 function check(condition: boolean, what: string): void {

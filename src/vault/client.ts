@@ -11,6 +11,7 @@ import { SecretStoreError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import { jsonWithSecretHex } from './secret-json.js';
 import {
+  asObject,
   parseErrors,
   parseGenerateRoot,
   parseHealth,
@@ -394,7 +395,7 @@ export class VaultClient {
     const path = orphan ? 'auth/token/create-orphan' : 'auth/token/create';
     const res = await this.call('POST', path, { token, body: request, idempotent: false }, [200]);
     const auth = parseTokenAuth(res.body, path);
-    return { auth, response: res.body as Record<string, unknown> };
+    return { auth, response: asObject(res.body, path) };
   }
 
   /** `PUT sys/policies/acl/<name>`. */

@@ -10,6 +10,8 @@ import { CLI_MAIN } from '../helpers/paths.js';
 import { startServe } from '../helpers/serve.js';
 import { makeBootEnv, type BootEnv } from '../helpers/boot-env.js';
 import { VaultClient } from '../../src/vault/client.js';
+import { readKeyFile } from '../../src/keyfile/keyfile.js';
+import { assertNoSecrets } from '../helpers/secret-scan.js';
 
 /** Log lines of the first boot, in order; each is a crash point. */
 const STEPS = [
@@ -60,6 +62,12 @@ test('a first boot killed at any step recovers on rerun without losing the share
         const reboot = await be.cli(['bootstrap', '--addr', store.url]);
         assert.equal(reboot.code, 0, `reboot after a crash at "${step}": ${reboot.stderr}`);
         assert.equal((await new VaultClient({ address: store.url }).health()).status, 200);
+        const ikm = Buffer.from(be.ikmHex, 'hex');
+        const { secrets } = await readKeyFile({ dir: be.keysDir }, ikm);
+        assertNoSecrets(
+          [crash.stderr, store.output(), ...be.outputs],
+          [{ label: 'IKM', value: ikm }, ...secrets.shares.map((value, i) => ({ label: `share ${i}`, value }))],
+        );
         return crash.killed;
       } finally {
         await store.close();

@@ -414,3 +414,30 @@ test('EdgeX defect 9: a tampered key file is KEYFILE_TAMPERED, told apart from a
     await h.close();
   }
 });
+
+test('several nodes of one cluster: initialized once through the first, each unsealed', async () => {
+  const h = await harness();
+  const second = new FakeVault();
+  const url2 = await second.start();
+  try {
+    // The second node shares the first one's storage, as cluster members do: it sees its init and shares.
+    second.hook = () => {
+      second.initialized = h.fake.initialized;
+      second.shares = h.fake.shares;
+      second.threshold = h.fake.threshold;
+      return false;
+    };
+    const config = { ...h.config, nodes: [h.fake.url, url2] };
+    const r = await runBootstrap({ config, log: new Logger({ sink: () => undefined }), ikmSource: new FixedIkm(h.ikm) });
+    assert.equal(r.initialized, true);
+    assert.deepEqual(r.unsealedNodes, [h.fake.url, url2]);
+    assert.equal(second.requests.filter((x) => x === 'PUT sys/init').length, 0, 'init only through the first node');
+    assert.equal(second.sealed, false);
+    second.seal();
+    const again = await runBootstrap({ config, log: new Logger({ sink: () => undefined }), ikmSource: new FixedIkm(h.ikm) });
+    assert.deepEqual(again.unsealedNodes, [url2]);
+  } finally {
+    await second.stop();
+    await h.close();
+  }
+});

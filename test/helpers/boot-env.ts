@@ -7,7 +7,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { findHook } from '../../src/bootstrap/demo.js';
+import { findHook } from '../../src/bootstrap/find-hook.js';
 import { makeTempDir, removeTempDir } from './tmp.js';
 import { runCli, type CliResult, type RunCliOptions } from './cli.js';
 

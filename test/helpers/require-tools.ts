@@ -7,12 +7,16 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { TestContext } from 'node:test';
 
-/** True when `name` (a bare program name looked up on PATH, or an absolute path) is an executable file. */
+/**
+ * True when `name` is present: a bare program name must be an executable on PATH; an absolute path must exist and
+ * be readable (it may be a library such as a PKCS#11 module).
+ */
 export function hasTool(name: string): boolean {
-  const candidates = isAbsolute(name) ? [name] : (process.env.PATH ?? '').split(delimiter).map((d) => join(d, name));
+  const absolute = isAbsolute(name);
+  const candidates = absolute ? [name] : (process.env.PATH ?? '').split(delimiter).map((d) => join(d, name));
   return candidates.some((p) => {
     try {
-      accessSync(p, constants.X_OK);
+      accessSync(p, absolute ? constants.R_OK : constants.X_OK);
       return true;
     } catch {
       return false;

@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
 import type { Command } from '../command.js';
 import { parseCommandArgs } from '../args.js';
-import { findHook, runDemo } from '../../bootstrap/demo.js';
+import { runDemo } from '../../bootstrap/demo.js';
+import { findHook } from '../../bootstrap/find-hook.js';
 import { Logger } from '../../log.js';
 
 export const demoCommand: Command = {

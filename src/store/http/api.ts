@@ -115,7 +115,7 @@ export class StoreApi {
     if (this.options.seal.sealed || logical === undefined) return noContent();
     const auth = await this.authenticate(req, logical);
     if (!auth.acl.allows('sys/seal', 'update') || !auth.acl.hasSudo('sys/seal')) throw permissionDenied();
-    await this.consumeUse(logical, auth.token);
+    await this.consumeUse(logical, auth);
     await this.options.seal.seal();
     return noContent();
   }
@@ -159,7 +159,7 @@ export class StoreApi {
       const request: LogicalRequest = { operation, path: target.rest, data, query };
       return renderLogical(await target.backend.handle(request, caller), target.mountType);
     } finally {
-      if (authorized) await this.consumeUse(logical, auth.token);
+      if (authorized) await this.consumeUse(logical, auth);
     }
   }
 
@@ -170,9 +170,11 @@ export class StoreApi {
   }
 
   /** num_uses accounting; a failure here (e.g. sealed meanwhile) must not change the request's answer. */
-  private async consumeUse(logical: LogicalPort, token: string): Promise<void> {
+  private async consumeUse(logical: LogicalPort, auth: Authenticated): Promise<void> {
+    // Unlimited tokens (the common case) need no accounting: skip the extra lookup, decrypt and lock per request.
+    if (auth.entry.num_uses <= 0) return;
     try {
-      await logical.consumeTokenUse(token);
+      await logical.consumeTokenUse(auth.token);
     } catch (err) {
       if (!(err instanceof StoreApiError)) this.options.onInternalError?.(err);
     }

@@ -32,6 +32,8 @@ export interface SealPort {
 /** The fields of a token entry the HTTP layer reads. */
 export interface TokenView {
   policies: readonly string[];
+  /** Uses left for a use-limited token; 0 = unlimited (then no use accounting is needed). */
+  num_uses: number;
 }
 
 /** The ACL compiled from a token's policies. */

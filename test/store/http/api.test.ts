@@ -101,7 +101,7 @@ test('envelope: read returns Vault fields, mount_type and the data; list adds a 
 test('ACL: create vs update from the existence check, denied paths, sudo-protected paths', async () => {
   const { api, logical } = setup();
   logical.policies.set('writer', { 'secret/app/*': ['update', 'read'], 'secret/new/*': ['create'], 'sys/raw/*': ['read'] });
-  logical.tokens.set('w', { policies: ['writer'], uses: 0 });
+  logical.tokens.set('w', { policies: ['writer'], num_uses: 0 });
   // Absent item: POST is `create`, which "writer" lacks on secret/app/.
   assert.equal((await api.handle(req('POST', '/v1/secret/app/x', { token: 'w', body: { a: 1 } }))).result.status, 403);
   await api.handle(req('POST', '/v1/secret/app/x', { token: 'root-token', body: { a: 1 } }));
@@ -118,7 +118,7 @@ test('ACL: create vs update from the existence check, denied paths, sudo-protect
 
 test('unknown route: root gets 404 "no handler", others get 403 (ACL first)', async () => {
   const { api, logical } = setup();
-  logical.tokens.set('u', { policies: [], uses: 0 });
+  logical.tokens.set('u', { policies: [], num_uses: 0 });
   assert.deepEqual((await api.handle(req('GET', '/v1/nowhere/x', { token: 'root-token' }))).result, {
     status: 404,
     body: { errors: ['no handler for route "nowhere/x". route entry not found.'] },
@@ -160,7 +160,7 @@ test('malformed JSON and non-object bodies are 400 "error parsing JSON"; empty b
 test('num_uses: a use is consumed per authorized request, and the exhausted token is gone', async () => {
   const { api, logical } = setup();
   logical.policies.set('r', { 'secret/*': ['read', 'create', 'update'] });
-  logical.tokens.set('once', { policies: ['r'], uses: 1 });
+  logical.tokens.set('once', { policies: ['r'], num_uses: 1 });
   await api.handle(req('POST', '/v1/secret/a', { token: 'root-token', body: { v: 1 } }));
   assert.equal((await api.handle(req('GET', '/v1/secret/a', { token: 'once' }))).result.status, 200);
   assert.deepEqual((await api.handle(req('GET', '/v1/secret/a', { token: 'once' }))).result.body, { errors: ['permission denied', 'invalid token'] });
@@ -170,7 +170,7 @@ test('num_uses: a use is consumed per authorized request, and the exhausted toke
 test('sys/seal needs update+sudo; with them it seals and answers 204', async () => {
   const { api, seal, logical } = setup();
   logical.policies.set('upd', { 'sys/seal': ['update'] });
-  logical.tokens.set('u', { policies: ['upd'], uses: 0 });
+  logical.tokens.set('u', { policies: ['upd'], num_uses: 0 });
   assert.equal((await api.handle(req('PUT', '/v1/sys/seal', { token: 'u' }))).result.status, 403);
   assert.equal((await api.handle(req('PUT', '/v1/sys/seal'))).result.status, 403);
   assert.equal((await api.handle(req('GET', '/v1/sys/seal', { token: 'root-token' }))).result.status, 405);
@@ -210,7 +210,7 @@ test('sys endpoints: method rules, health query passthrough, generate-root mints
 test('sys/capabilities-self reports the caller capabilities per path', async () => {
   const { api, logical } = setup();
   logical.policies.set('p', { 'secret/a/*': ['read', 'list'], 'sys/capabilities-self': ['update'] });
-  logical.tokens.set('c', { policies: ['p'], uses: 0 });
+  logical.tokens.set('c', { policies: ['p'], num_uses: 0 });
   const { result } = await api.handle(req('POST', '/v1/sys/capabilities-self', { token: 'c', body: { paths: ['secret/a/x', 'secret/b'] } }));
   const body = result.body as Record<string, unknown>;
   assert.deepEqual((body.data as Record<string, unknown>)['secret/a/x'], ['list', 'read']);

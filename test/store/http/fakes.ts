@@ -134,7 +134,7 @@ export class FakeKv implements LogicalBackend {
 
 /** A fake logical layer: tokens → policies, policies → rules, one KV mount at `secret/`. */
 export class FakeLogical implements LogicalPort {
-  readonly tokens = new Map<string, { policies: string[]; uses: number }>();
+  readonly tokens = new Map<string, { policies: string[]; num_uses: number }>();
   readonly policies = new Map<string, Record<string, string[]>>();
   readonly kv = new FakeKv();
   readonly consumed: string[] = [];
@@ -142,7 +142,7 @@ export class FakeLogical implements LogicalPort {
 
   constructor() {
     this.policies.set('root', { '*root*': [] });
-    this.tokens.set('root-token', { policies: ['root'], uses: 0 });
+    this.tokens.set('root-token', { policies: ['root'], num_uses: 0 });
   }
   resolveToken(token: string): Promise<TokenView | undefined> {
     return Promise.resolve(this.tokens.get(token));
@@ -150,9 +150,9 @@ export class FakeLogical implements LogicalPort {
   consumeTokenUse(token: string): Promise<void> {
     this.consumed.push(token);
     const t = this.tokens.get(token);
-    if (t !== undefined && t.uses > 0) {
-      t.uses--;
-      if (t.uses === 0) this.tokens.delete(token);
+    if (t !== undefined && t.num_uses > 0) {
+      t.num_uses--;
+      if (t.num_uses === 0) this.tokens.delete(token);
     }
     return Promise.resolve();
   }
@@ -171,7 +171,7 @@ export class FakeLogical implements LogicalPort {
   mintRootToken(): Promise<string> {
     this.minted++;
     const t = `minted-${this.minted}`;
-    this.tokens.set(t, { policies: ['root'], uses: 0 });
+    this.tokens.set(t, { policies: ['root'], num_uses: 0 });
     return Promise.resolve(t);
   }
 }

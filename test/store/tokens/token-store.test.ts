@@ -361,3 +361,17 @@ test('EdgeX-style flow across the logical layer: policy, periodic orphan service
   c.advance(3601);
   assert.equal(await ts.resolve(auth.client_token), undefined);
 });
+
+test('randomBase62 (token ids, accessors): exact length, full alphabet, no visible bias', async () => {
+  const { randomBase62 } = await import('../../../src/crypto.js');
+  assert.equal(randomBase62(0), '');
+  assert.equal(randomBase62(24).length, 24);
+  const sample = randomBase62(62 * 2000);
+  assert.match(sample, /^[0-9A-Za-z]+$/);
+  const counts = new Map<string, number>();
+  for (const ch of sample) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  assert.equal(counts.size, 62);
+  // Expected 2000 each; a 5-sigma band (sd ≈ 44) keeps this from ever flaking.
+  for (const [ch, n] of counts) assert.ok(n > 1780 && n < 2220, `${ch}: ${n}`);
+  assert.throws(() => randomBase62(-1), RangeError);
+});
