@@ -69,10 +69,13 @@ export function aesGcmDecrypt(
   const first = decipher.update(ciphertext);
   try {
     const last = decipher.final();
-    return Buffer.concat([first, last]);
+    const plaintext = Buffer.concat([first, last]);
+    last.fill(0);
+    return plaintext;
   } catch {
-    first.fill(0);
     return undefined;
+  } finally {
+    first.fill(0); // concat copied it: the plaintext must live in one buffer only, the one the caller wipes
   }
 }
 

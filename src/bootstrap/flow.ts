@@ -29,6 +29,7 @@ import { loadSecrets, saveSecrets, wipeSecrets, type KeyFileAccess } from './key
 import { generateRootToken, revokeOtherRootTokens } from './root-token.js';
 import { ensureKvMount, type KvMountOutcome } from './kv-mount.js';
 import { issueAdminToken } from './token-issuer.js';
+import { readInitMarker, removeInitMarker, writeInitMarker, type InitMarker } from './init-marker.js';
 
 /** Inputs of {@link runBootstrap}. */
 export interface BootstrapOptions {
@@ -88,11 +89,13 @@ export async function withLockWaiting<T>(
   }
 }
 
-function initializedNoKeyFile(client: VaultClient, loc: KeyFileLocation): SecretStoreError {
+function initializedNoKeyFile(client: VaultClient, loc: KeyFileLocation, marker: InitMarker | undefined): SecretStoreError {
   const path = `${loc.dir}/${loc.file ?? 'resp-init.json'}`;
+  const crashed =
+    marker === undefined ? '' : ` (a previous bootstrap was interrupted during initialization of ${marker.node} at ${marker.time}, before the shares reached the disk)`;
   return new SecretStoreError(
     'STORE_INITIALIZED_NO_KEYFILE',
-    `the secret store at ${client.address} is already initialized but there is no key file at ${path}; ` +
+    `the secret store at ${client.address} is already initialized but there is no key file at ${path}${crashed}; ` +
       'restore the key file (or point TokenFolderPath/TokenFile at it); if its shares are lost the data cannot be unsealed: ' +
       'stop the store, move its data away and rerun to start a new one (see docs/bootstrap.md, "initialized but no key file")',
   );
@@ -161,17 +164,29 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
         // Fetch the IKM BEFORE init: a failing hook must stop us while the store is still untouched.
         await ikm.get();
         log.info('initializing the secret store', { node: primary.address, shares: config.secretShares, threshold: config.secretThreshold });
-        const init = await primary.init(config.secretShares, config.secretThreshold);
+        await writeInitMarker(loc, primary.address);
+        let init;
+        try {
+          init = await primary.init(config.secretShares, config.secretThreshold);
+        } catch (err) {
+          // A definite answer (an HTTP error or a malformed body) means no shares were handed out to us; a transport
+          // failure after sending leaves it unknown, so the marker stays for the next run's diagnosis.
+          if (isSecretStoreError(err, 'STORE_ERROR')) await removeInitMarker(loc);
+          throw err;
+        }
         const toSave: InitSecrets = { shares: init.shares, threshold: config.secretThreshold };
         if (!config.revokeRootTokens) toSave.rootToken = init.rootToken;
         else wipe(init.rootToken);
         secrets = toSave;
         // Durable and verified BEFORE any unseal (EdgeX defect 1).
         await saveSecrets(access, toSave, 'key file saved');
+        await removeInitMarker(loc);
         initialized = true;
       } else {
         const loaded = await loadSecrets(access);
-        if (loaded === undefined) throw initializedNoKeyFile(primary, loc);
+        if (loaded === undefined) throw initializedNoKeyFile(primary, loc, await readInitMarker(loc));
+        // A marker beside a readable key file is from a crash after the save: nothing was lost.
+        await removeInitMarker(loc);
         secrets = loaded.secrets;
         rewritten = loaded.rewritten;
       }

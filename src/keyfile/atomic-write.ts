@@ -1,7 +1,8 @@
 /**
- * Crash-safe file replacement: write a temp file in the same folder (O_EXCL, 0600), fsync it, optionally read it back
- * and verify it, rename it over the target, fsync the folder. A crash at any point leaves the old file or the new
- * one, whole. (Node's fs.writeFile truncates in place and never fsyncs — EdgeX defect 1.)
+ * Crash-safe file operations: replacement (write a temp file in the same folder (O_EXCL, 0600), fsync it, optionally
+ * read it back and verify it, rename it over the target, fsync the folder — a crash at any point leaves the old file
+ * or the new one, whole; Node's fs.writeFile truncates in place and never fsyncs — EdgeX defect 1), durable removal,
+ * and reads that tell "absent" apart from "unreadable".
  */
 import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -79,10 +80,50 @@ export async function writeTempFile(target: string, data: Buffer, mode: number =
 export async function renameDurable(from: string, to: string): Promise<void> {
   try {
     await rename(from, to);
-    await fsyncDir(dirname(to));
   } catch (err) {
     throw new SecretStoreError('IO', `cannot replace ${to} (${describeCause(err)})`, { cause: err });
   }
+  try {
+    await fsyncDir(dirname(to));
+  } catch (err) {
+    // The rename happened: say so, so that no caller believes the old file is still in place.
+    throw new SecretStoreError('IO', `${to} was replaced, but its folder could not be synced to disk (${describeCause(err)}); check the disk`, { cause: err });
+  }
+}
+
+/** Removes `path` (absent is fine) and fsyncs its folder. */
+export async function removeDurable(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (err) {
+    if (describeCause(err) === 'ENOENT') return;
+    throw new SecretStoreError('IO', `cannot remove ${path} (${describeCause(err)})`, { cause: err });
+  }
+  try {
+    await fsyncDir(dirname(path));
+  } catch (err) {
+    throw new SecretStoreError('IO', `${path} was removed, but its folder could not be synced to disk (${describeCause(err)}); check the disk`, { cause: err });
+  }
+}
+
+/** Runs a read; ENOENT gives undefined, any other failure an IO error saying what could not be done. */
+async function unlessMissing<T>(what: string, read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (err) {
+    if (describeCause(err) === 'ENOENT') return undefined;
+    throw new SecretStoreError('IO', `cannot ${what} (${describeCause(err)})`, { cause: err });
+  }
+}
+
+/** Reads a file, or undefined when it does not exist. */
+export async function readOptional(path: string): Promise<Buffer | undefined> {
+  return unlessMissing(`read ${path}`, () => readFile(path));
+}
+
+/** True when `path` exists. */
+export async function exists(path: string): Promise<boolean> {
+  return (await unlessMissing(`check ${path}`, () => stat(path))) !== undefined;
 }
 
 /**
@@ -96,7 +137,11 @@ export async function writeFileAtomic(path: string, data: Buffer, mode: number =
   try {
     if (verify !== undefined) {
       const written = await readFile(tmp);
-      verify(written);
+      try {
+        verify(written);
+      } finally {
+        written.fill(0); // it may hold plaintext shares (keys decrypt)
+      }
     }
     await renameDurable(tmp, path);
   } catch (err) {

@@ -57,6 +57,8 @@ function tampered(): SecretStoreError {
 export class Barrier implements Storage {
   private readonly physical: Storage;
   private keyring: Keyring | undefined;
+  /** Serializes rotations: two at once would both pick term n+1 with different keys. */
+  private rotating: Promise<unknown> = Promise.resolve();
 
   constructor(physical: Storage) {
     this.physical = physical;
@@ -120,12 +122,29 @@ export class Barrier implements Storage {
     return constantTimeEqual(kr.rootKey, rootKey);
   }
 
-  /** Adds a new term that encrypts all later writes (old terms keep decrypting). Returns the new term. */
-  async rotate(): Promise<number> {
-    const kr = this.unsealedKeyring();
-    const term = kr.rotate();
-    await this.persistKeyring(kr);
-    return term;
+  /**
+   * Adds a new term that encrypts all later writes (old terms keep decrypting). Returns the new term. The new
+   * term is used only after the keyring holding it is durable: writes under a key that a failed persist (or a
+   * crash) would lose could never be read again.
+   */
+  rotate(): Promise<number> {
+    const run = this.rotating.then(async () => {
+      const kr = this.unsealedKeyring();
+      const next = kr.clone();
+      try {
+        const term = next.rotate();
+        await this.persistKeyring(next);
+        const installed = next.term(term);
+        // Sealed (and wiped) while persisting: the new term is on disk and is loaded at the next unseal.
+        if (this.keyring !== kr || installed === undefined) throw sealedError();
+        kr.install(installed);
+        return term;
+      } finally {
+        next.wipe();
+      }
+    });
+    this.rotating = run.catch(() => undefined);
+    return run;
   }
 
   /** The active term number (1 after init). */
@@ -136,6 +155,8 @@ export class Barrier implements Storage {
   async get(key: string): Promise<Buffer | undefined> {
     const kr = this.unsealedKeyring();
     const entry = await this.physical.get(key);
+    // Sealed while the read was in flight: the keyring is wiped; answer 503 as Vault does, not "corrupt".
+    if (this.keyring !== kr) throw sealedError();
     if (entry === undefined) return undefined;
     const term = entryTerm(entry);
     const k = term === undefined ? undefined : kr.term(term);

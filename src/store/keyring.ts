@@ -131,6 +131,21 @@ export class Keyring {
     return next;
   }
 
+  /** An independent copy (every key copied): rotate the copy, persist it, then {@link Keyring.install} its new term. */
+  clone(): Keyring {
+    const kr = new Keyring(this.root);
+    for (const t of this.terms.values()) kr.terms.set(t.term, { term: t.term, key: Buffer.from(t.key), installTime: t.installTime });
+    kr.active = this.active;
+    return kr;
+  }
+
+  /** Adds a copy of `t` (taken from a persisted clone) and makes it active when it is the newest term. */
+  install(t: KeyTerm): void {
+    if (this.terms.has(t.term)) throw new KeyringFormatError('keyring: term already installed');
+    this.terms.set(t.term, { term: t.term, key: Buffer.from(t.key), installTime: t.installTime });
+    if (t.term > this.active) this.active = t.term;
+  }
+
   /** Overwrites every key with zeros; the keyring is unusable afterwards. */
   wipe(): void {
     wipe(this.root);

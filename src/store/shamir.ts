@@ -105,7 +105,10 @@ export function split(secret: Buffer, parts: number, threshold: number): Buffer[
   const coefficients = Buffer.alloc(threshold);
   try {
     for (let idx = 0; idx < secret.length; idx++) {
-      randomBytes(threshold - 1).copy(coefficients, 1);
+      const random = randomBytes(threshold - 1);
+      random.copy(coefficients, 1);
+      // The coefficients determine the secret as much as the shares do: leave no copy behind.
+      wipe(random);
       coefficients[0] = secret[idx] ?? 0;
       for (let p = 0; p < parts; p++) {
         const share = out[p];

@@ -239,9 +239,8 @@ export class VaultClient {
         const code = describeCause(err);
         if (CONNECT_ERRORS.has(code)) reject(new TransportError('connect', code));
         else if (code.startsWith('ERR_TLS') || code.includes('CERT') || code.startsWith('DEPTH_') || code === 'ERR_SSL_WRONG_VERSION_NUMBER') {
-          reject(
-            new SecretStoreError('STORE_UNREACHABLE', `TLS connection to ${this.address} failed (${code}); check CaFilePath and the server certificate`),
-          );
+          // Certificate or protocol mismatch: a configuration problem that waiting will not fix.
+          reject(new SecretStoreError('CONFIG', `TLS connection to ${this.address} failed (${code}); check CaFilePath and the server certificate`));
         } else reject(new TransportError('reset', code));
       });
       req.end(body);

@@ -106,6 +106,9 @@ function stderrSummary(tail: Buffer): string {
     const control = c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029;
     text += control ? ' ' : ch;
   }
+  // A hook that echoes its IKM in a debug line would put the secret into our error message and the logs: long runs
+  // of hex digits (16+, so that a run cut by the tail boundary is caught too) are never quoted.
+  text = text.replace(/[0-9a-fA-F]{16,}/g, '[hex redacted]');
   text = text.replace(/ {2,}/g, ' ').trim();
   if (text === '') return '';
   const quoted = text.length > STDERR_QUOTE_CHARS ? '…' + text.slice(text.length - STDERR_QUOTE_CHARS) : text;

@@ -16,8 +16,10 @@ export function parseJsonObject(bytes: Buffer, where: string, code: ErrorCode): 
   let value: unknown;
   try {
     value = JSON.parse(bytes.toString('utf8'));
-  } catch (err) {
-    throw new SecretStoreError(code, `${where} is not valid JSON`, { cause: err });
+  } catch {
+    // No `cause`: V8's SyntaxError text quotes the input around the error (a share or a root token in a damaged
+    // plaintext file), and a cause chain ends up in logs and inspected errors.
+    throw new SecretStoreError(code, `${where} is not valid JSON`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new SecretStoreError(code, `${where} is not a JSON object`);

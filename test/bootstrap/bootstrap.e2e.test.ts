@@ -77,9 +77,14 @@ test('first boot, reboot, and bootstrap while unsealed', async () => {
     assert.match(reboot.stdout, /\(unsealed\)/);
     assert.equal(await health(store.url), 200);
 
-    const again = await be.cli(['--addr', store.url]);
+    const again = await be.cli(['--addr', store.url, '--log-format', 'json']);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /already unsealed/);
+    // --log-format json: one JSON object per line, each with time, level and msg.
+    const records = again.stderr.trim().split('\n').map((l) => JSON.parse(l) as { time: string; level: string; msg: string });
+    assert.ok(records.length >= 5);
+    for (const rec of records) assert.ok(typeof rec.time === 'string' && typeof rec.level === 'string' && typeof rec.msg === 'string');
+    assert.ok(records.some((rec) => rec.msg === 'bootstrap complete'));
 
     // The token-issuing token works: it can write an edgex-service policy and create a token.
     const doc = JSON.parse(await readFile(be.adminTokenPath, 'utf8')) as { auth: { client_token: string } };

@@ -92,6 +92,7 @@ test('a crash between init and the durable save is reported clearly, never silen
       assert.equal(rerun.code, 1);
       assert.match(rerun.stderr, /already initialized but there is no key file/);
       assert.match(rerun.stderr, /docs\/bootstrap\.md/);
+      assert.match(rerun.stderr, /interrupted during initialization/);
     }
   } finally {
     await store.close();

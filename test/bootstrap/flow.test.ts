@@ -441,3 +441,28 @@ test('several nodes of one cluster: initialized once through the first, each uns
     await h.close();
   }
 });
+
+test('init answered but lost (connection cut after the store initialized): never re-sent; the rerun names the cause', async () => {
+  const h = await harness();
+  try {
+    h.fake.hook = (req, _res, path) => {
+      if (path !== 'sys/init') return false;
+      // The store initializes, then the answer never arrives.
+      h.fake.initialized = true;
+      h.fake.threshold = 3;
+      h.fake.shares = [randomBytes(33), randomBytes(33), randomBytes(33)];
+      req.socket.destroy();
+      return true;
+    };
+    await assert.rejects(h.run(), (err: unknown) => isSecretStoreError(err, 'STORE_UNREACHABLE'));
+    assert.equal(h.fake.requests.filter((r) => r === 'PUT sys/init').length, 1, 'init never sent twice');
+    h.fake.hook = undefined;
+    await assert.rejects(h.run(), (err: unknown) => {
+      assert.ok(isSecretStoreError(err, 'STORE_INITIALIZED_NO_KEYFILE'));
+      assert.match(err.message, /interrupted during initialization of http:\/\/127\.0\.0\.1:\d+ at \d{4}-/);
+      return true;
+    });
+  } finally {
+    await h.close();
+  }
+});

@@ -80,7 +80,7 @@ test('a writer SIGKILLed at random moments always leaves the old or the new file
   const target = join(dir, 'killed', 'resp-init.json');
   await mkdir(join(dir, 'killed'), { mode: 0o700 });
   const seen = new Set<string>();
-  for (let round = 0; round < 25; round++) {
+  for (let round = 0; round < 15; round++) {
     await runAndKill(target, Math.floor(Math.random() * 40));
     const data = await readFile(target);
     const letter = String.fromCharCode(data[0] ?? 0);
@@ -89,5 +89,5 @@ test('a writer SIGKILLed at random moments always leaves the old or the new file
     assert.ok(data.every((c) => c === data[0]), `round ${round}: mixed contents`);
     seen.add(letter);
   }
-  assert.equal(seen.size, 2, 'both contents were observed, so the kills landed at different points');
+  assert.equal(seen.size, 2, 'both contents were observed (each writer starts with the content not in the file)');
 });

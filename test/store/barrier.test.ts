@@ -108,3 +108,51 @@ test('property: any value at any path round-trips; the stored bytes never contai
     { numRuns: 100 },
   );
 });
+
+/** A MemoryStorage whose reads wait for `gate` and whose writes to `failPath` fail once `failWrites` is set. */
+class SlowStorage extends MemoryStorage {
+  gate: Promise<void> = Promise.resolve();
+  failPath: string | undefined;
+  override async get(key: string): Promise<Buffer | undefined> {
+    const v = await super.get(key);
+    await this.gate;
+    return v;
+  }
+  override async put(key: string, value: Buffer): Promise<void> {
+    if (key === this.failPath) throw Object.assign(new Error('disk full'), { code: 'ENOSPC' });
+    await super.put(key, value);
+  }
+}
+
+test('a read in flight when the store seals answers 503 Vault is sealed, not STORE_CORRUPT', async () => {
+  const physical = new SlowStorage();
+  const barrier = new Barrier(physical);
+  await barrier.initialize(randomBytes(32));
+  await barrier.put('secret/x', Buffer.from('v'));
+  let open = (): void => undefined;
+  physical.gate = new Promise((r) => (open = r));
+  const reading = barrier.get('secret/x');
+  barrier.seal();
+  open();
+  await assert.rejects(reading, (e: unknown) => e instanceof StoreApiError && e.status === 503 && e.message === 'Vault is sealed');
+});
+
+test('rotation: the new term is used only once the keyring holding it is durable', async () => {
+  const physical = new SlowStorage();
+  const rootKey = randomBytes(32);
+  const barrier = new Barrier(physical);
+  await barrier.initialize(rootKey);
+  physical.failPath = KEYRING_PATH;
+  await assert.rejects(barrier.rotate(), /disk full/);
+  assert.equal(barrier.activeTerm, 1, 'a failed persist leaves the active term alone');
+  physical.failPath = undefined;
+  await barrier.put('written-after-failed-rotate', Buffer.from('still readable'));
+  // Two rotations at once get distinct terms, and both survive a re-unseal.
+  assert.deepEqual((await Promise.all([barrier.rotate(), barrier.rotate()])).sort(), [2, 3]);
+  await barrier.put('under-3', Buffer.from('3'));
+  barrier.seal();
+  await barrier.unseal(rootKey);
+  assert.equal(barrier.activeTerm, 3);
+  assert.deepEqual(await barrier.get('written-after-failed-rotate'), Buffer.from('still readable'));
+  assert.deepEqual(await barrier.get('under-3'), Buffer.from('3'));
+});

@@ -209,6 +209,17 @@ test('tokens: create with policies, ACL enforcement (create vs update, sudo), lo
   assert.equal((await api('GET', 'auth/token/lookup-self', { token: other })).status, 403);
 });
 
+test('sys/auth and sys/internal/ui/mounts: any capability on the mount path is enough, none is 403', async () => {
+  const auths = json(await asRoot('GET', 'sys/auth'));
+  assert.equal((auths['token/'] as Json).type, 'token');
+  const t = ((json(await asRoot('POST', 'auth/token/create', { policies: ['ro'] })).auth as Json).client_token) as string;
+  const ok = await api('GET', 'sys/internal/ui/mounts/secret/data/ro/x', { token: t });
+  assert.equal(ok.status, 200);
+  assert.equal(data(ok).type, 'kv');
+  assert.deepEqual(json(await api('GET', 'sys/internal/ui/mounts/secret/data/other', { token: t })), { errors: ['permission denied'] });
+  assert.equal((await api('GET', 'sys/internal/ui/mounts/secret/data/ro/x')).status, 403);
+});
+
 test('routing and method errors: unknown route, unsupported method, malformed JSON, sys endpoints method checks', async () => {
   assert.deepEqual(json(await asRoot('GET', 'nowhere/x')), { errors: ['no handler for route "nowhere/x". route entry not found.'] });
   assert.equal((await api('TRACE', 'secret/data/x', { token: root })).status, 405);

@@ -4,7 +4,7 @@ format, used to make golden key files that the TypeScript implementation must de
 documented algorithm and from docs/key-file-formats.md, not from our code. Requires python3 with `cryptography` (tested with 48).
 
     python3 test/vectors/gen_edgex_golden.py > test/vectors/edgex-golden.json       # regenerate
-    python3 test/vectors/gen_edgex_golden.py --decrypt DIR IKM_HEX                   # decrypt DIR/resp-init.json
+    python3 test/vectors/gen_edgex_golden.py --decrypt DIR IKM_HEX                   # decrypt DIR/resp-init.json (edgex or v2)
 
 Nonces and salts are derived deterministically (SHA-256 of the case name) so the output is reproducible; EdgeX
 itself draws them at random, which does not change the format.
@@ -121,17 +121,57 @@ def generate():
     }
 
 
-def decrypt(folder: str, ikm_hex: str):
-    ikm = bytes.fromhex(ikm_hex)
-    with open(f"{folder}/resp-init.json") as f:
-        doc = json.load(f)
+def decrypt_v2(doc, ikm: bytes):
+    """Decrypts our v2 format, from docs/key-file-formats.md alone; refuses anything not exactly as documented."""
+    assert doc["format"] == "secretstore-setup/keyfile" and doc["version"] == 2, "not a v2 document"
+    assert doc["kdf"] == "hkdf-sha256" and doc["cipher"] == "aes-256-gcm", "unexpected algorithms"
+    salt = bytes.fromhex(doc["salt"])
+    assert len(salt) == 32, "salt must be 32 bytes"
+    assert hkdf(ikm, salt, b"secretstore-setup/v2/key-check").hex() == doc["key_check"], "key check: wrong IKM"
+    count, length, threshold = doc["share_count"], doc["share_length"], doc["threshold"]
+    assert len(doc["shares"]) == count, "share count"
+
+    def aad(purpose, index):
+        return json.dumps(["secretstore-setup/keyfile", 2, purpose, index, count, threshold or 0, length],
+                          separators=(",", ":")).encode()
+
+    def open_box(info, purpose, index, box):
+        key = hkdf(ikm, salt, info.encode())
+        return AESGCM(key).decrypt(bytes.fromhex(box["nonce"]), bytes.fromhex(box["ciphertext"]), aad(purpose, index))
+
+    keys = [open_box(f"secretstore-setup/v2/share/{i}", "share", i, box) for i, box in enumerate(doc["shares"])]
+    assert all(len(k) == length for k in keys), "share length"
+    token = None
+    if doc["root_token"] is not None:
+        token = open_box("secretstore-setup/v2/root-token", "root-token", 0, doc["root_token"]).decode()
+    # The file must be byte-for-byte the canonical serialization (compact, this field order, one newline).
+    return {"format": "v2", "keys": [k.hex() for k in keys], "threshold": threshold, "root_token": token}
+
+
+def decrypt_edgex(folder: str, doc, ikm: bytes):
     with open(f"{folder}/kdf-salt.dat", "rb") as f:
         salt = f.read()
+    assert len(salt) == 32, "kdf-salt.dat must be 32 bytes"
+    assert len(doc["encrypted_keys"]) == len(doc["nonces"]), "as many nonces as keys"
     out = []
     for i, (ct, nonce) in enumerate(zip(doc["encrypted_keys"], doc["nonces"])):
         key = hkdf(ikm, salt, f"secretstore{i}".encode())
         out.append(AESGCM(key).decrypt(bytes.fromhex(nonce), bytes.fromhex(ct), None).hex())
-    print(json.dumps({"keys": out}))
+    return {"format": "edgex", "keys": out, "threshold": None, "root_token": doc.get("root_token")}
+
+
+def decrypt(folder: str, ikm_hex: str):
+    """Decrypts DIR/resp-init.json (edgex with DIR/kdf-salt.dat, or v2) and prints the shares as JSON."""
+    ikm = bytes.fromhex(ikm_hex)
+    with open(f"{folder}/resp-init.json", "rb") as f:
+        raw = f.read()
+    doc = json.loads(raw)
+    if "format" in doc:
+        result = decrypt_v2(doc, ikm)
+        assert compact(doc).encode() == raw, "the v2 file is not in canonical form"
+    else:
+        result = decrypt_edgex(folder, doc, ikm)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

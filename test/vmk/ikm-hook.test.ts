@@ -197,3 +197,20 @@ test('HookIkmSource caches a failure instead of re-running the hook', async () =
   await assert.rejects(source.getIkm(), { code: 'HOOK_FAILED' });
   assert.equal((await readFile(counter, 'utf8')).trim().split('\n').length, 1);
 });
+
+test('a hook that echoes its IKM on stderr does not get it into our message: long hex runs are redacted', async () => {
+  const path = await writeHook(dir, 'echo-ikm.sh', `echo "debug: unsealed ${ikm32} from handle 0x81000001" >&2\nexit 7`);
+  await assert.rejects(runIkmHook({ path }), (err: unknown) => {
+    assert.ok(err instanceof Error);
+    assert.equal((err as { code?: string }).code, 'HOOK_FAILED');
+    assert.equal(err.message, `the IKM hook ${path} exited with status 7; hook stderr: "debug: unsealed [hex redacted] from handle 0x81000001"; its output was not used`);
+    return true;
+  });
+  // A run cut by the 512-byte tail keeps no 16-digit piece of the secret either.
+  const cut = await writeHook(dir, 'echo-ikm-cut.sh', `printf '%s' '${ikm32}${ikm32}' >&2\ni=0; while [ $i -lt 110 ]; do printf 'wxyz' >&2; i=$((i+1)); done\nexit 1`);
+  await assert.rejects(runIkmHook({ path: cut }), (err: unknown) => {
+    assert.ok(err instanceof Error);
+    for (let i = 0; i + 16 <= ikm32.length; i++) assert.ok(!err.message.includes(ikm32.slice(i, i + 16)), 'no 64-bit piece of the IKM');
+    return true;
+  });
+});

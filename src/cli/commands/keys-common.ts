@@ -7,7 +7,16 @@ import type { CommandContext } from '../command.js';
 import { SecretStoreError } from '../../errors.js';
 import { parseCommandArgs } from '../args.js';
 import { HookIkmSource, type HookOptions, hookOptionsFromEnv } from '../../vmk/ikm-hook.js';
-import { type KeyFileFormat, type KeyFileLocation, type KeyFileSummary, inspectKeyFile } from '../../keyfile/keyfile.js';
+import {
+  type InitSecrets,
+  type KeyFileFormat,
+  type KeyFileLocation,
+  type KeyFileSummary,
+  inspectKeyFile,
+  readKeyFile,
+  wipeInitSecrets,
+  withKeyFileLock,
+} from '../../keyfile/keyfile.js';
 
 /** Options every `keys` subcommand takes. */
 export const LOCATION_OPTIONS = {
@@ -72,6 +81,33 @@ export async function requireKeyFile(loc: KeyFileLocation): Promise<KeyFileSumma
     throw new SecretStoreError('KEYFILE_NOT_FOUND', `no key file at ${loc.dir}/${loc.file ?? 'resp-init.json'}; check --dir and --file`);
   }
   return summary;
+}
+
+/**
+ * The shape of every subcommand that rewrites the key file (encrypt, decrypt, convert, rewrap): the file must exist
+ * (checked before the lock, which would create a missing folder); under the lock it is described again and
+ * `check` may refuse (nothing has run yet); then the hook runs once, the file is read and decrypted, and `rewrite`
+ * writes the new one. Secrets and the IKM are wiped whatever happens.
+ */
+export async function rewriteKeyFile(
+  loc: KeyFileLocation,
+  source: HookIkmSource,
+  check: (before: KeyFileSummary) => void,
+  rewrite: (secrets: InitSecrets, ikm: Buffer, before: KeyFileSummary) => Promise<number>,
+): Promise<number> {
+  await requireKeyFile(loc);
+  return withKeyFileLock(loc, async () => {
+    const before = await requireKeyFile(loc);
+    check(before);
+    return withIkm(source, async (ikm) => {
+      const { secrets } = await readKeyFile(loc, ikm);
+      try {
+        return await rewrite(secrets, ikm, before);
+      } finally {
+        wipeInitSecrets(secrets);
+      }
+    });
+  });
 }
 
 /** Parses an encrypted format name. */

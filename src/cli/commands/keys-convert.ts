@@ -1,8 +1,8 @@
 /** `keys convert --to v2|edgex`: re-encrypts the key file in the other format under the same IKM. */
 import type { CommandContext } from '../command.js';
 import { SecretStoreError } from '../../errors.js';
-import { readKeyFile, wipeInitSecrets, withKeyFileLock, writeKeyFile } from '../../keyfile/keyfile.js';
-import { describeSummary, locationFrom, parseEncryptedFormat, parseKeysArgs, requireHook, requireKeyFile, withIkm } from './keys-common.js';
+import { type KeyFileSummary, writeKeyFile } from '../../keyfile/keyfile.js';
+import { describeSummary, locationFrom, parseEncryptedFormat, parseKeysArgs, requireHook, rewriteKeyFile } from './keys-common.js';
 import { dropRootTokenFor } from './keys-root-token.js';
 
 /** Runs `keys convert`. */
@@ -12,20 +12,13 @@ export async function keysConvert(ctx: CommandContext): Promise<number> {
   const format = parseEncryptedFormat('to', values.to, 'v2');
   const loc = locationFrom(ctx, values);
   const source = requireHook(ctx, 'converting the key file');
-  await requireKeyFile(loc); // before the lock, which would create a missing folder
-  return withKeyFileLock(loc, async () => {
-    const before = await requireKeyFile(loc);
+  const check = (before: KeyFileSummary): void => {
     if (!before.encrypted) throw new SecretStoreError('KEYFILE_FORMAT_MISMATCH', `${before.path} is not encrypted; use "keys encrypt --format ${format}"`);
     if (before.format === format) throw new SecretStoreError('KEYFILE_FORMAT_MISMATCH', `${before.path} is already in the ${format} format; nothing was changed`);
-    return withIkm(source, async (ikm) => {
-      const { secrets } = await readKeyFile(loc, ikm);
-      try {
-        const summary = await writeKeyFile(loc, dropRootTokenFor(format, secrets, values['drop-root-token'] === true), { format, ikm });
-        ctx.out(`converted: ${summary.path}: ${describeSummary(summary)}\n`);
-        return 0;
-      } finally {
-        wipeInitSecrets(secrets);
-      }
-    });
+  };
+  return rewriteKeyFile(loc, source, check, async (secrets, ikm) => {
+    const summary = await writeKeyFile(loc, dropRootTokenFor(format, secrets, values['drop-root-token'] === true), { format, ikm });
+    ctx.out(`converted: ${summary.path}: ${describeSummary(summary)}\n`);
+    return 0;
   });
 }

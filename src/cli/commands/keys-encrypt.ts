@@ -1,8 +1,8 @@
 /** `keys encrypt [--format v2|edgex]`: turns a plaintext key file (Vault init response) into an encrypted one. */
 import type { CommandContext } from '../command.js';
 import { SecretStoreError } from '../../errors.js';
-import { readKeyFile, wipeInitSecrets, withKeyFileLock, writeKeyFile } from '../../keyfile/keyfile.js';
-import { describeSummary, locationFrom, parseEncryptedFormat, parseKeysArgs, requireHook, requireKeyFile, withIkm } from './keys-common.js';
+import { type KeyFileSummary, writeKeyFile } from '../../keyfile/keyfile.js';
+import { describeSummary, locationFrom, parseEncryptedFormat, parseKeysArgs, requireHook, rewriteKeyFile } from './keys-common.js';
 import { dropRootTokenFor } from './keys-root-token.js';
 
 /** Runs `keys encrypt`. */
@@ -11,22 +11,14 @@ export async function keysEncrypt(ctx: CommandContext): Promise<number> {
   const format = parseEncryptedFormat('format', values.format, 'v2');
   const loc = locationFrom(ctx, values);
   const source = requireHook(ctx, 'encrypting the key file');
-  await requireKeyFile(loc); // before the lock, which would create a missing folder
-  return withKeyFileLock(loc, async () => {
-    const before = await requireKeyFile(loc);
+  const check = (before: KeyFileSummary): void => {
     if (before.encrypted) {
       throw new SecretStoreError('KEYFILE_FORMAT_MISMATCH', `${before.path} is already encrypted (${before.format} format); use "keys convert" or "keys rewrap"`);
     }
-    return withIkm(source, async (ikm) => {
-      const { secrets } = await readKeyFile(loc, undefined);
-      try {
-        const toWrite = dropRootTokenFor(format, secrets, values['drop-root-token'] === true);
-        const summary = await writeKeyFile(loc, toWrite, { format, ikm });
-        ctx.out(`encrypted: ${summary.path}: ${describeSummary(summary)}\n`);
-        return 0;
-      } finally {
-        wipeInitSecrets(secrets);
-      }
-    });
+  };
+  return rewriteKeyFile(loc, source, check, async (secrets, ikm) => {
+    const summary = await writeKeyFile(loc, dropRootTokenFor(format, secrets, values['drop-root-token'] === true), { format, ikm });
+    ctx.out(`encrypted: ${summary.path}: ${describeSummary(summary)}\n`);
+    return 0;
   });
 }

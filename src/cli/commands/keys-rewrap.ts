@@ -4,9 +4,10 @@
  */
 import type { CommandContext } from '../command.js';
 import { SecretStoreError } from '../../errors.js';
+import { constantTimeEqual } from '../../crypto.js';
 import { HookIkmSource } from '../../vmk/ikm-hook.js';
-import { readKeyFile, wipeInitSecrets, withKeyFileLock, writeKeyFile } from '../../keyfile/keyfile.js';
-import { describeSummary, locationFrom, otherHookOptions, parseEncryptedFormat, parseKeysArgs, requireHook, requireKeyFile, withIkm } from './keys-common.js';
+import { type KeyFileSummary, writeKeyFile } from '../../keyfile/keyfile.js';
+import { describeSummary, locationFrom, otherHookOptions, parseEncryptedFormat, parseKeysArgs, requireHook, rewriteKeyFile, withIkm } from './keys-common.js';
 import { dropRootTokenFor } from './keys-root-token.js';
 
 /** Runs `keys rewrap`. */
@@ -17,26 +18,20 @@ export async function keysRewrap(ctx: CommandContext): Promise<number> {
   const loc = locationFrom(ctx, values);
   const oldSource = requireHook(ctx, 'rewrapping the key file');
   const newSource = new HookIkmSource(otherHookOptions(ctx, newHook));
-  await requireKeyFile(loc); // before the lock, which would create a missing folder
-  return withKeyFileLock(loc, async () => {
-    const before = await requireKeyFile(loc);
+  const check = (before: KeyFileSummary): void => {
     if (!before.encrypted) throw new SecretStoreError('KEYFILE_FORMAT_MISMATCH', `${before.path} is not encrypted; use "keys encrypt" with the new hook`);
+    parseEncryptedFormat('to', values.to, 'v2'); // a bad --to fails before any hook runs
+  };
+  return rewriteKeyFile(loc, oldSource, check, async (secrets, oldIkm, before) => {
     const format = parseEncryptedFormat('to', values.to, before.format === 'edgex' ? 'edgex' : 'v2');
-    return withIkm(oldSource, async (oldIkm) => {
-      const { secrets } = await readKeyFile(loc, oldIkm);
-      try {
-        const toWrite = dropRootTokenFor(format, secrets, values['drop-root-token'] === true);
-        return await withIkm(newSource, async (newIkm) => {
-          if (newIkm.equals(oldIkm)) {
-            ctx.log.warn('the new hook returned the same IKM as the current one; the file gets a fresh salt and nonces only');
-          }
-          const summary = await writeKeyFile(loc, toWrite, { format, ikm: newIkm, newSalt: true });
-          ctx.out(`rewrapped: ${summary.path}: ${describeSummary(summary)}; set EDGEX_IKM_HOOK=${newHook} from now on\n`);
-          return 0;
-        });
-      } finally {
-        wipeInitSecrets(secrets);
+    const toWrite = dropRootTokenFor(format, secrets, values['drop-root-token'] === true);
+    return withIkm(newSource, async (newIkm) => {
+      if (constantTimeEqual(newIkm, oldIkm)) {
+        ctx.log.warn('the new hook returned the same IKM as the current one; the file gets a fresh salt and nonces only');
       }
+      const summary = await writeKeyFile(loc, toWrite, { format, ikm: newIkm, newSalt: true });
+      ctx.out(`rewrapped: ${summary.path}: ${describeSummary(summary)}; set EDGEX_IKM_HOOK=${newHook} from now on\n`);
+      return 0;
     });
   });
 }

@@ -36,6 +36,14 @@ const SUBCOMMANDS: Record<string, () => Promise<Sub>> = {
   decrypt: async () => (await import('./keys-decrypt.js')).keysDecrypt,
   convert: async () => (await import('./keys-convert.js')).keysConvert,
   rewrap: async () => (await import('./keys-rewrap.js')).keysRewrap,
+  escrow: async () => {
+    const m = await import('../../recovery/escrow-command.js');
+    return (c) => m.runEscrow(c, c.argv);
+  },
+  recover: async () => {
+    const m = await import('../../recovery/recover-command.js');
+    return (c) => m.runRecover(c, c.argv);
+  },
 };
 
 /** The `keys` command. */

@@ -18,6 +18,9 @@ import { logPath } from './request-log.js';
 /** Vault's default `max_request_size`: 32 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 
+/** Default cap on simultaneous connections (beyond it new connections are closed at once). */
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+
 /** TLS material for the listener (PEM). The key is wiped by the caller after start. */
 export interface TlsMaterial {
   cert: Buffer;
@@ -33,6 +36,8 @@ export interface StoreHttpServerOptions {
   log: Logger;
   tls?: TlsMaterial;
   maxBodyBytes?: number;
+  /** Simultaneous connections accepted (default {@link DEFAULT_MAX_CONNECTIONS}). */
+  maxConnections?: number;
 }
 
 /** Counts of a connection's requests, for graceful shutdown. */
@@ -73,6 +78,8 @@ export class StoreHttpServer {
     // listens itself (sockets come from the net server), so start it explicitly.
     httpServer.emit('listening');
     const netServer = net.createServer({ allowHalfOpen: true, noDelay: true });
+    // A bound on open connections: an edge device must not run out of file descriptors because of one noisy client.
+    netServer.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     // Assigned once listening; connections arriving before that are refused.
     const holder: { server?: StoreHttpServer } = {};
     netServer.on('connection', (raw) => {

@@ -211,7 +211,8 @@ export class ListRequestRewriter {
 
   private inspectHeader(line: Buffer): void {
     const colon = line.indexOf(0x3a);
-    if (colon <= 0) return;
+    // Only three header names matter; skip the others without making strings (this runs for every header line).
+    if (colon !== 14 && colon !== 17 && colon !== 7) return;
     const name = line.subarray(0, colon).toString('latin1').toLowerCase();
     if (name !== 'content-length' && name !== 'transfer-encoding' && name !== 'upgrade') return;
     const value = line.subarray(colon + 1).toString('latin1').trim();

@@ -3,7 +3,7 @@
  * password (OTP scheme): `encoded_token = base64raw(token XOR otp)`, so the server never shows it in clear to
  * whoever watches the responses. Vault's statuses, checks and messages; PGP encoding is not supported.
  */
-import { randomInt, wipe } from '../../crypto.js';
+import { randomBase62, wipe } from '../../crypto.js';
 import { badRequest, sealedError, StoreApiError } from '../api-error.js';
 import type { SealCore } from './core-context.js';
 import { decodeKey, keyLengthProblem } from './key-input.js';
@@ -14,25 +14,20 @@ import { stringField } from './request-fields.js';
 /** Length of root tokens and thus of OTPs: `hvs.` + 24 characters (Vault's TokenPrefixLength + TokenLength). */
 export const OTP_LENGTH = 28;
 
-const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+/** Uniformly random base62 string (kept exported here for existing callers; the one implementation is in crypto.ts). */
+export { randomBase62 };
 
-/** A uniformly random base62 string of `length` characters (Vault's `base62.Random`). */
-export function randomBase62(length: number): string {
-  let out = '';
-  for (let i = 0; i < length; i++) out += BASE62[randomInt(BASE62.length)] ?? '0';
-  return out;
-}
-
-/** `base64raw(token XOR otp)`; both must have the same byte length. */
-export function encodeToken(token: string, otp: string): string {
+/** `base64raw(token XOR otp)`; both must have the same byte length. An OTP given as a Buffer is not modified. */
+export function encodeToken(token: string, otp: string | Buffer): string {
   const t = Buffer.from(token, 'utf8');
-  const o = Buffer.from(otp, 'utf8');
+  const o = typeof otp === 'string' ? Buffer.from(otp, 'utf8') : otp;
   try {
     if (t.length !== o.length) throw new StoreApiError(500, 'xor of root token and one-time password failed: length of byte slices is not equivalent');
     for (let i = 0; i < t.length; i++) t[i] = (t[i] ?? 0) ^ (o[i] ?? 0);
     return t.toString('base64').replace(/=+$/, '');
   } finally {
-    wipe(t, o);
+    wipe(t);
+    if (typeof otp === 'string') wipe(o);
   }
 }
 
@@ -47,7 +42,8 @@ export function decodeToken(encoded: string, otp: string): string {
 
 /** State of the root-token generation attempt (at most one at a time). */
 export class RootGeneration {
-  private otp: string | undefined;
+  /** The attempt's OTP as bytes (wiped by {@link RootGeneration.reset}), `undefined` when no attempt runs. */
+  private otp: Buffer | undefined;
   private readonly progress = new KeyProgress();
 
   /** `GET sys/generate-root/attempt`; `generatedOtp` is echoed once right after the server made one. */
@@ -80,7 +76,8 @@ export class RootGeneration {
       generated = otp;
     }
     if (otp !== '') {
-      if (otp.length !== OTP_LENGTH) throw badRequest('OTP string has incorrect length');
+      // Go's len() counts bytes: a non-ASCII OTP of 28 characters would fail the XOR only after the shares were spent.
+      if (Buffer.byteLength(otp, 'utf8') !== OTP_LENGTH) throw badRequest('OTP string has incorrect length');
     } else {
       throw badRequest('pgp_key is not supported by this server; omit it to receive an OTP-encoded token');
     }
@@ -88,7 +85,7 @@ export class RootGeneration {
     if (this.otp !== undefined) throw badRequest('root generation already in progress');
     this.progress.clear();
     this.progress.start();
-    this.otp = otp;
+    this.otp = Buffer.from(otp, 'utf8');
     return this.status(core, generated);
   }
 
@@ -101,6 +98,7 @@ export class RootGeneration {
   /** Forgets the attempt and wipes its shares (also called when sealing). */
   reset(): void {
     this.progress.clear();
+    wipe(this.otp);
     this.otp = undefined;
   }
 

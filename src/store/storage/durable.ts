@@ -3,54 +3,55 @@
  * file per entry (see docs/store-internals.md and bench/storage.bench.ts), guarded by a lock file so two
  * processes never append to the same log.
  */
-import { open, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SecretStoreError, describeCause } from '../../errors.js';
+import { SecretStoreError, isSecretStoreError } from '../../errors.js';
+import { withFileLock } from '../../keyfile/lock.js';
 import { ensurePrivateDir } from './fs-durable.js';
 import { LogStorage } from './log-storage.js';
 import type { Storage } from './storage.js';
 
-/** Name of the lock file inside the data folder (holds the owner's pid). */
+/** Name of the lock file inside the data folder (JSON: the owner's pid, process start time and boot id). */
 export const LOCK_FILE = 'LOCK';
 /** Reported by the store as `storage_type`. */
 export const DURABLE_STORAGE_TYPE = 'file';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Takes the folder's lock: creates LOCK exclusively, or takes over a lock whose owner process is gone. */
-async function acquireLock(dir: string): Promise<string> {
+/**
+ * Takes the folder's lock for as long as the store is open, failing at once when a live process holds it. The
+ * project's lock file (keyfile/lock.ts) records pid, process start time and boot id, so a lock left by a process
+ * that died — including one from before a power cut whose pid now belongs to another program — is taken over,
+ * and two processes breaking the same stale lock cannot both win. Returns the release function.
+ */
+async function acquireLock(dir: string): Promise<() => Promise<void>> {
   const path = join(dir, LOCK_FILE);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const h = await open(path, 'wx', 0o600);
-      try {
-        await h.writeFile(`${process.pid}\n`);
-        await h.sync();
-      } finally {
-        await h.close();
-      }
-      return path;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new SecretStoreError('IO', `cannot create ${path} (${describeCause(err)}); check the data folder's permissions`, { cause: err });
-      }
-    }
-    const owner = Number.parseInt((await readFile(path, 'utf8').catch(() => '')).trim(), 10);
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
-      throw new SecretStoreError('STORE_LOCKED', `the data folder ${dir} is in use by process ${owner}; stop it or use another --data folder`);
-    }
-    // Stale lock (its owner crashed or was killed): remove it and retry once.
-    await rm(path, { force: true });
+  let release = (): void => undefined;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let acquired = (): void => undefined;
+  const gotIt = new Promise<void>((resolve) => {
+    acquired = resolve;
+  });
+  const holding = withFileLock(
+    path,
+    async () => {
+      acquired();
+      await released;
+    },
+    { timeoutMs: 0 },
+  );
+  try {
+    await Promise.race([gotIt, holding]);
+  } catch (err) {
+    if (!isSecretStoreError(err, 'KEYFILE_LOCKED')) throw err;
+    const owner = /"pid":(\d+)/.exec(await readFile(path, 'utf8').catch(() => ''))?.[1];
+    const who = owner === undefined ? 'another process' : `process ${owner}`;
+    throw new SecretStoreError('STORE_LOCKED', `the data folder ${dir} is in use by ${who}; stop it or use another --data folder`, { cause: err });
   }
-  throw new SecretStoreError('STORE_LOCKED', `cannot lock the data folder ${dir}; another process keeps taking it`);
+  return async () => {
+    release();
+    await holding;
+  };
 }
 
 /**
@@ -59,22 +60,28 @@ async function acquireLock(dir: string): Promise<string> {
  */
 export async function openDurableStorage(dir: string): Promise<Storage & { close(): Promise<void> }> {
   await ensurePrivateDir(dir);
-  const lock = await acquireLock(dir);
+  const unlock = await acquireLock(dir);
   let log: LogStorage;
   try {
     log = await LogStorage.open(dir);
   } catch (err) {
-    await rm(lock, { force: true });
+    await unlock();
     throw err;
   }
+  let closing: Promise<void> | undefined;
   return {
     get: (key) => log.get(key),
     put: (key, value) => log.put(key, value),
     delete: (key) => log.delete(key),
     list: (prefix) => log.list(prefix),
-    close: async () => {
-      await log.close();
-      await rm(lock, { force: true });
-    },
+    // Idempotent: a second close must not remove a lock another process has taken since.
+    close: () =>
+      (closing ??= (async () => {
+        try {
+          await log.close();
+        } finally {
+          await unlock();
+        }
+      })()),
   };
 }

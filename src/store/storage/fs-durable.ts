@@ -3,16 +3,32 @@
  * survives power loss — Node's fs calls do not do it for you), and a coalescing folder syncer so concurrent
  * writers share one folder fsync instead of queueing one each.
  */
-import { chmod, mkdir, open } from 'node:fs/promises';
+import { chmod, mkdir, open, stat } from 'node:fs/promises';
 import { SecretStoreError, describeCause } from '../../errors.js';
 
-/** Creates `dir` (and parents) with mode 0700, and tightens an existing one to 0700. */
+/**
+ * Creates `dir` (and parents) with mode 0700, and tightens an existing one to 0700 — except a folder other users
+ * may write to (world-writable or sticky, like /tmp): `--data /tmp` must not chmod a shared system folder, and
+ * entries there could be planted by anyone. That is refused with UNSAFE_PERMISSIONS.
+ */
 export async function ensurePrivateDir(dir: string): Promise<void> {
+  let mode: number;
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    await chmod(dir, 0o700);
+    mode = (await stat(dir)).mode;
   } catch (err) {
     throw new SecretStoreError('IO', `cannot create the data folder ${dir} (${describeCause(err)}); check the path and its permissions`, { cause: err });
+  }
+  if ((mode & 0o1002) !== 0) {
+    throw new SecretStoreError(
+      'UNSAFE_PERMISSIONS',
+      `the data folder ${dir} is shared with other users (world-writable or sticky, like /tmp); use a dedicated folder inside it — it is created 0700`,
+    );
+  }
+  try {
+    await chmod(dir, 0o700);
+  } catch (err) {
+    throw new SecretStoreError('IO', `cannot make the data folder ${dir} private (${describeCause(err)}); check its owner and permissions`, { cause: err });
   }
 }
 

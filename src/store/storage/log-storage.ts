@@ -38,6 +38,11 @@ export function encodeRecord(op: number, keyBytes: Buffer, value: Buffer): Buffe
   return out;
 }
 
+/** Longest key a record may carry (the storage refuses longer keys): a header announcing more is damage. */
+const MAX_KEY_BYTES = 65_535;
+/** Longest value a record may carry: far above Vault's 32 MiB request limit; a header announcing more is damage. */
+const MAX_VALUE_BYTES = 256 * 1024 * 1024;
+
 /** Result of replaying a log image. */
 export interface Replay {
   entries: Map<string, Buffer>;
@@ -45,34 +50,45 @@ export interface Replay {
   validLength: number;
 }
 
+/** Length of the whole, checksum-valid record starting at `off`, or `undefined` when there is none. */
+function recordLengthAt(bytes: Buffer, off: number): number | undefined {
+  if (bytes.length - off < HEADER + CHECKSUM) return undefined;
+  if (bytes[off] !== MAGIC || (bytes[off + 1] !== OP_PUT && bytes[off + 1] !== OP_DELETE)) return undefined;
+  const keyLen = bytes.readUInt32BE(off + 2);
+  const valueLen = bytes.readUInt32BE(off + 6);
+  if (keyLen === 0 || keyLen > MAX_KEY_BYTES || valueLen > MAX_VALUE_BYTES) return undefined;
+  const total = HEADER + keyLen + valueLen + CHECKSUM;
+  if (total > bytes.length - off) return undefined;
+  const sum = sha256(bytes.subarray(off, off + total - CHECKSUM)).subarray(0, CHECKSUM);
+  return sum.equals(bytes.subarray(off + total - CHECKSUM, off + total)) ? total : undefined;
+}
+
+/** Whether a whole, checksum-valid record starts anywhere at or after `from` (only candidates with a header are hashed). */
+function anyRecordFrom(bytes: Buffer, from: number): boolean {
+  for (let i = bytes.indexOf(MAGIC, from); i !== -1; i = bytes.indexOf(MAGIC, i + 1)) {
+    if (recordLengthAt(bytes, i) !== undefined) return true;
+  }
+  return false;
+}
+
 /**
- * Replays a log image. A damaged record is accepted as a torn tail only when nothing valid could follow it (it
- * runs to end of file, or the rest is zeros from a size extension whose data never reached the disk); anything
- * else is corruption and throws STORE_CORRUPT.
+ * Replays a log image. Where the bytes stop being a whole record, they are accepted as a torn tail (a crash
+ * mid-append: cut off at open) only when no whole record follows anywhere after that point — a crash can only
+ * tear the LAST append. Anything else (a damaged length, header or body with records after it) is corruption and
+ * throws STORE_CORRUPT: later entries are never silently dropped.
  */
 export function replayLog(bytes: Buffer): Replay {
   const entries = new Map<string, Buffer>();
   let off = 0;
   while (off < bytes.length) {
-    const rest = bytes.length - off;
-    const torn = (): Replay => ({ entries, validLength: off });
-    if (rest < HEADER) return torn();
+    const total = recordLengthAt(bytes, off);
+    if (total === undefined) {
+      if (anyRecordFrom(bytes, off + 1)) throw logCorrupt(off, bytes.length);
+      return { entries, validLength: off };
+    }
     const keyLen = bytes.readUInt32BE(off + 2);
-    const valueLen = bytes.readUInt32BE(off + 6);
-    const total = HEADER + keyLen + valueLen + CHECKSUM;
-    const headerOk = bytes[off] === MAGIC && (bytes[off + 1] === OP_PUT || bytes[off + 1] === OP_DELETE);
-    if (!headerOk) {
-      if (bytes.subarray(off).every((b) => b === 0)) return torn();
-      throw logCorrupt();
-    }
-    if (total > rest) return torn();
-    const body = bytes.subarray(off, off + total - CHECKSUM);
-    if (!sha256(body).subarray(0, CHECKSUM).equals(bytes.subarray(off + total - CHECKSUM, off + total))) {
-      if (off + total === bytes.length || bytes.subarray(off + total).every((b) => b === 0)) return torn();
-      throw logCorrupt();
-    }
     const key = bytes.subarray(off + HEADER, off + HEADER + keyLen).toString('utf8');
-    if (bytes[off + 1] === OP_PUT) entries.set(key, Buffer.from(bytes.subarray(off + HEADER + keyLen, off + HEADER + keyLen + valueLen)));
+    if (bytes[off + 1] === OP_PUT) entries.set(key, Buffer.from(bytes.subarray(off + HEADER + keyLen, off + total - CHECKSUM)));
     else entries.delete(key);
     off += total;
   }
@@ -86,8 +102,11 @@ function settle<T>(fn: () => T | PromiseLike<T>): Promise<T> {
   });
 }
 
-function logCorrupt(): SecretStoreError {
-  return new SecretStoreError('STORE_CORRUPT', `${LOG_FILE} is damaged before its end; restore the data folder from a backup`);
+function logCorrupt(offset: number, size: number): SecretStoreError {
+  return new SecretStoreError(
+    'STORE_CORRUPT',
+    `${LOG_FILE} is damaged at byte ${offset} of ${size}, before its last record; the store will not start on it — restore the data folder from a backup`,
+  );
 }
 
 interface Pending {
@@ -107,13 +126,22 @@ export class LogStorage implements Storage {
   private queue: Pending[] = [];
   private flushing: Promise<void> | undefined;
   private closed = false;
+  /** Set when the log's tail could not be repaired after a failed append: every later write fails with it. */
+  private broken: SecretStoreError | undefined;
+  /** A compaction renamed the log but the folder fsync failed: the next batch must fsync the folder first. */
+  private dirSyncPending = false;
+  /** No compaction is attempted below this size (raised after a failed compaction, so it is not retried per batch). */
+  private compactAt = COMPACT_MIN_BYTES;
+  /** Bytes of a torn tail cut off at open (0 when the log ended cleanly); the caller may log it. */
+  readonly tornTailBytes: number;
 
-  private constructor(dir: string, handle: FileHandle, entries: Map<string, Buffer>, size: number) {
+  private constructor(dir: string, handle: FileHandle, replay: Replay, tornTailBytes: number) {
     this.dir = dir;
     this.handle = handle;
-    this.entries = entries;
-    this.size = size;
-    for (const [k, v] of entries) this.liveBytes += HEADER + Buffer.byteLength(k) + v.length + CHECKSUM;
+    this.entries = replay.entries;
+    this.size = replay.validLength;
+    this.tornTailBytes = tornTailBytes;
+    for (const [k, v] of this.entries) this.liveBytes += HEADER + Buffer.byteLength(k) + v.length + CHECKSUM;
   }
 
   /** Opens (creating 0700) `dir`, replays the log, cuts a torn tail, and finishes or discards a compaction. */
@@ -133,12 +161,14 @@ export class LogStorage implements Storage {
       await handle.chmod(0o600);
       const bytes = await handle.readFile();
       const replay = replayLog(bytes);
-      if (replay.validLength !== bytes.length) {
+      const torn = bytes.length - replay.validLength;
+      if (torn > 0) {
+        await keepTornTail(dir, bytes.subarray(replay.validLength));
         await handle.truncate(replay.validLength);
         await handle.sync();
       }
       await fsyncDir(dir);
-      return new LogStorage(dir, handle, replay.entries, replay.validLength);
+      return new LogStorage(dir, handle, replay, torn);
     } catch (err) {
       await handle.close();
       throw err;
@@ -208,20 +238,35 @@ export class LogStorage implements Storage {
     });
   }
 
-  /** Writes every queued record with one write + one fdatasync, then acknowledges them; repeats while more arrive. */
+  /**
+   * Writes every queued record with one write + one fdatasync, then acknowledges them; repeats while more arrive.
+   * Never rejects: a failed batch rejects its own writers, a failed compaction is skipped.
+   */
   private async flushLoop(): Promise<void> {
     try {
       while (this.queue.length > 0) {
         const batch = this.queue;
         this.queue = [];
+        if (this.broken !== undefined) {
+          for (const p of batch) p.reject(this.broken);
+          continue;
+        }
         const data = Buffer.concat(batch.map((p) => p.record));
         try {
-          await this.handle.write(data, 0, data.length, null);
-          await this.handle.datasync();
+          await this.append(data);
         } catch (err) {
-          // The tail may now hold part of this batch: cut it so the next append does not follow garbage.
-          await this.handle.truncate(this.size).catch(() => undefined);
           const e = new SecretStoreError('IO', `cannot append to ${LOG_FILE} (${describeCause(err)}); check disk space`, { cause: err });
+          // The tail may now hold part of this batch: cut it so the next append does not follow garbage (which
+          // would make every record after it unreadable at the next open). If even that fails, stop writing.
+          try {
+            await this.handle.truncate(this.size);
+          } catch (truncateErr) {
+            this.broken = new SecretStoreError(
+              'IO',
+              `${LOG_FILE} could not be repaired after a failed append (${describeCause(truncateErr)}); writes are refused — free disk space and restart the store`,
+              { cause: truncateErr },
+            );
+          }
           for (const p of batch) p.reject(e);
           continue;
         }
@@ -229,32 +274,74 @@ export class LogStorage implements Storage {
         // Apply in order only after the sync: a read never sees a value that a crash could still lose.
         for (const p of batch) p.apply();
         for (const p of batch) p.resolve();
-        if (this.size > COMPACT_MIN_BYTES && this.size > 2 * this.liveBytes) await this.compact();
+        if (this.size >= this.compactAt && this.size > 2 * this.liveBytes) await this.compact();
       }
     } finally {
       this.flushing = undefined;
     }
   }
 
-  /** Rewrites the log with only live entries (runs inside the flush loop, so no append interleaves). */
+  /** Appends `data` at the end of the log and makes it durable; a short write is a failure (libuv reports ENOSPC part-way as one). */
+  private async append(data: Buffer): Promise<void> {
+    if (this.dirSyncPending) {
+      await fsyncDir(this.dir);
+      this.dirSyncPending = false;
+    }
+    const { bytesWritten } = await this.handle.write(data, 0, data.length, this.size);
+    if (bytesWritten !== data.length) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
+    await this.handle.datasync();
+  }
+
+  /**
+   * Rewrites the log with only live entries (runs inside the flush loop, so no append interleaves). Crash points:
+   * before the rename only the temp file exists (removed at open); the rename is atomic; the handle written here
+   * becomes the log's handle, so no reopen can fail after the rename. A failure before the rename skips compaction.
+   */
   private async compact(): Promise<void> {
     const tmp = join(this.dir, COMPACT_TMP);
     const parts: Buffer[] = [];
     for (const [k, v] of this.entries) parts.push(encodeRecord(OP_PUT, Buffer.from(k, 'utf8'), v));
     const data = Buffer.concat(parts);
-    const h = await open(tmp, 'w', 0o600);
+    let h: FileHandle | undefined;
     try {
+      await rm(tmp, { force: true });
+      h = await open(tmp, 'wx', 0o600);
       await h.writeFile(data);
       await h.sync();
-    } finally {
-      await h.close();
+      await rename(tmp, join(this.dir, LOG_FILE));
+    } catch {
+      await h?.close().catch(() => undefined);
+      await rm(tmp, { force: true }).catch(() => undefined);
+      // Compaction only saves space: keep appending to the intact log, and retry after another few MiB.
+      this.compactAt = this.size + COMPACT_MIN_BYTES;
+      return;
     }
-    await rename(tmp, join(this.dir, LOG_FILE));
-    await fsyncDir(this.dir);
     const old = this.handle;
-    this.handle = await open(join(this.dir, LOG_FILE), 'a+', 0o600);
-    await old.close();
+    this.handle = h;
     this.size = data.length;
     this.liveBytes = data.length;
+    this.compactAt = COMPACT_MIN_BYTES;
+    await old.close().catch(() => undefined);
+    try {
+      await fsyncDir(this.dir);
+    } catch {
+      this.dirSyncPending = true;
+    }
+  }
+}
+
+/**
+ * Keeps the bytes of a torn tail beside the log (0600, named after the offset) before they are cut, so a wrong
+ * "torn" judgement can never destroy data: an operator can inspect or restore them. Zeros (a size extension
+ * whose data never reached the disk) are not worth keeping.
+ */
+async function keepTornTail(dir: string, tail: Buffer): Promise<void> {
+  if (tail.every((b) => b === 0)) return;
+  const h = await open(join(dir, `${LOG_FILE}.torn-${Date.now()}`), 'wx', 0o600);
+  try {
+    await h.writeFile(tail);
+    await h.sync();
+  } finally {
+    await h.close();
   }
 }

@@ -163,14 +163,17 @@ test('graceful close: an in-flight request finishes, new connections are refused
   const h = await start();
   let release: () => void = () => undefined;
   const gate = new Promise<void>((r) => (release = r));
+  let entered: () => void = () => undefined;
+  const reached = new Promise<void>((r) => (entered = r));
   const original = h.logical.kv.handle.bind(h.logical.kv);
   h.logical.kv.handle = async (req, caller) => {
+    entered();
     await gate;
     return original(req, caller);
   };
   const inflight = call(h.server.url, 'PUT', '/v1/secret/slow2', { token: 'root-token', body: { a: 1 } });
-  // Let the request reach the backend before closing.
-  await new Promise((r) => setTimeout(r, 50));
+  // Close only once the request is inside the backend (in flight).
+  await reached;
   const closing = h.server.close();
   await new Promise((r) => setTimeout(r, 20));
   await assert.rejects(call(h.server.url, 'GET', '/v1/sys/seal-status'), /ECONNREFUSED|ECONNRESET|socket hang up/);

@@ -140,3 +140,25 @@ test('property: decodeToken inverts encodeToken for equal-length token and OTP',
     }),
   );
 });
+
+test('the OTP length is counted in bytes (Go len): 28 non-ASCII characters are refused before any share is spent', async () => {
+  const { manager, keys } = await initializedStore(3, 2);
+  await unsealWith(manager, keys.slice(0, 2));
+  throwsApi(() => manager.generateRootStart({ otp: 'é'.repeat(OTP_LENGTH) }), 400, ['OTP string has incorrect length']);
+  assert.equal(manager.generateRootStatus().started, false);
+});
+
+test('cancel and seal wipe the OTP bytes of a running attempt', async () => {
+  const { manager, keys } = await initializedStore(3, 2);
+  await unsealWith(manager, keys.slice(0, 2));
+  const otpOf = (): Buffer | undefined => (manager as unknown as { rootGeneration: { otp: Buffer | undefined } }).rootGeneration.otp;
+  manager.generateRootStart({});
+  const first = otpOf();
+  assert.ok(first !== undefined && first.length === OTP_LENGTH && !first.equals(Buffer.alloc(OTP_LENGTH)));
+  manager.generateRootCancel();
+  assert.deepEqual(first, Buffer.alloc(OTP_LENGTH), 'wiped by cancel');
+  manager.generateRootStart({});
+  const second = otpOf();
+  await manager.seal();
+  assert.deepEqual(second, Buffer.alloc(OTP_LENGTH), 'wiped by seal');
+});

@@ -249,3 +249,37 @@ test('an init that crashed before its commit point leaves the store uninitialize
   assert.equal((await physical.list('auth/token/id/')).length, 1, 'old leftovers removed');
   await unsealWith(m, [r.keys[0]?.toString('base64') ?? '']);
 });
+
+test('two requests unsealing at once with the last two shares: one unseals, both answer 200, no error', async () => {
+  const { manager, keys } = await initializedStore(5, 3);
+  const unsealed: string[] = [];
+  manager.onUnseal(() => {
+    unsealed.push('x');
+    return Promise.resolve();
+  });
+  await manager.unseal({ key: keys[0] });
+  const [a, b] = await Promise.all([manager.unseal({ key: keys[1] }), manager.unseal({ key: keys[2] })]);
+  // Serialized: the first reaches progress 2, the second reaches the threshold (or finds the store unsealed).
+  assert.deepEqual([a?.sealed, b?.sealed], [true, false]);
+  assert.equal(a?.progress, 2);
+  assert.equal(manager.sealed, false);
+  assert.deepEqual(unsealed, ['x'], 'the unseal callbacks ran exactly once');
+  // The same share sent twice at once by two clients counts once.
+  await manager.seal();
+  await manager.unseal({ key: keys[3] });
+  const twice = await Promise.all([manager.unseal({ key: keys[4] }), manager.unseal({ key: keys[4] })]);
+  assert.deepEqual(twice.map((s) => s.progress), [2, 2]);
+  assert.equal(manager.sealed, true);
+});
+
+test('a seal requested while an unseal is running waits for it, then wipes what it loaded', async () => {
+  const { manager, keys } = await initializedStore(3, 2);
+  await manager.unseal({ key: keys[0] });
+  const unsealing = manager.unseal({ key: keys[1] });
+  const sealing = manager.seal();
+  assert.equal((await unsealing).sealed, false);
+  await sealing;
+  assert.equal(manager.sealed, true);
+  assert.equal(manager.sealStatus().progress, 0);
+  throwsApi(() => manager.barrier(), 503, ['Vault is sealed']);
+});

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rm, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { encodeRecord, LOG_FILE, LogStorage, replayLog } from '../../../src/store/storage/log-storage.js';
+import { isSecretStoreError } from '../../../src/errors.js';
 import { makeTempDir, removeTempDir } from '../../helpers/tmp.js';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -155,14 +156,176 @@ test('property: replaying any sequence of records gives the same map as applying
   );
 });
 
-test('a write failure rejects the pending writes with IO and leaves earlier entries readable', () =>
+test('zeros past the end (a size extension whose data never reached the disk) are cut; nothing is kept aside', () =>
   withDir(async (dir) => {
     const s = await LogStorage.open(dir);
     await s.put('ok', Buffer.from('1'));
     await s.close();
-    // Simulate a crash that left garbage zeros past the end, then reopen: zeros are cut.
-    await truncate(join(dir, LOG_FILE), (await stat(join(dir, LOG_FILE))).size + 50);
+    const size = (await stat(join(dir, LOG_FILE))).size;
+    await truncate(join(dir, LOG_FILE), size + 50);
     const again = await LogStorage.open(dir);
+    assert.equal(again.tornTailBytes, 50);
     assert.deepEqual(await again.get('ok'), Buffer.from('1'));
     await again.close();
+    assert.equal((await stat(join(dir, LOG_FILE))).size, size);
+    assert.deepEqual((await readdir(dir)).sort(), [LOG_FILE]);
+  }));
+
+/** The physical record boundaries of a log image made of `recs`. */
+function offsets(recs: Buffer[]): number[] {
+  const out: number[] = [];
+  let off = 0;
+  for (const r of recs) {
+    out.push(off);
+    off += r.length;
+  }
+  return out;
+}
+
+test('a damaged LENGTH field in a middle record is corruption, not a torn tail: nothing is cut, later entries stay', () =>
+  withDir(async (dir) => {
+    const s = await LogStorage.open(dir);
+    for (const k of ['a', 'b', 'c']) await s.put(k, Buffer.from(`value ${k}`));
+    await s.close();
+    const path = join(dir, LOG_FILE);
+    const original = await readFile(path);
+    // Record 1's value length grows past the end of the file: before the fix this replayed as "torn at 0" and the
+    // open truncated the whole log away.
+    for (const [field, value] of [
+      [6, 0x7fffffff],
+      [2, 0x7fffffff],
+      [6, original.readUInt32BE(6) + 1],
+    ] as const) {
+      const bytes = Buffer.from(original);
+      bytes.writeUInt32BE(value, field);
+      await writeFile(path, bytes);
+      await assert.rejects(LogStorage.open(dir), (err: unknown) => {
+        assert.ok(isSecretStoreError(err, 'STORE_CORRUPT'));
+        assert.equal(err.message, `${LOG_FILE} is damaged at byte 0 of ${bytes.length}, before its last record; the store will not start on it — restore the data folder from a backup`);
+        return true;
+      });
+      assert.deepEqual(await readFile(path), bytes, 'the damaged log is left exactly as it was');
+    }
+    await writeFile(path, original);
+    const again = await LogStorage.open(dir);
+    assert.deepEqual(await again.list(''), ['a', 'b', 'c']);
+    await again.close();
+  }));
+
+test('property: a flipped byte in any record but the last fails closed; in the last it only drops that record', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.constantFrom('k1', 'k2', 'dir/k3'), fc.uint8Array({ maxLength: 24 })), { minLength: 2, maxLength: 8 }),
+      fc.nat(),
+      fc.integer({ min: 1, max: 255 }),
+      (ops, posSeed, mask) => {
+        const recs = ops.map(([k, v]) => encodeRecord(1, Buffer.from(k), Buffer.from(v)));
+        const all = Buffer.concat(recs);
+        const starts = offsets(recs);
+        const pos = posSeed % all.length;
+        const damaged = Buffer.from(all);
+        damaged[pos] = (damaged[pos] ?? 0) ^ mask;
+        const lastStart = starts[starts.length - 1] ?? 0;
+        if (pos < lastStart) {
+          assert.throws(() => replayLog(damaged), { code: 'STORE_CORRUPT' });
+        } else {
+          const r = replayLog(damaged);
+          assert.equal(r.validLength, lastStart);
+          assert.deepEqual(r, replayLog(all.subarray(0, lastStart)));
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('a torn tail with data in it is kept beside the log (0600) before it is cut', () =>
+  withDir(async (dir) => {
+    const s = await LogStorage.open(dir);
+    await s.put('k1', Buffer.from('v1'));
+    await s.close();
+    const rec = encodeRecord(1, Buffer.from('k2'), Buffer.from('v2'));
+    await appendFile(join(dir, LOG_FILE), rec.subarray(0, rec.length - 3));
+    const again = await LogStorage.open(dir);
+    assert.equal(again.tornTailBytes, rec.length - 3);
+    await again.close();
+    const kept = (await readdir(dir)).filter((n) => n.startsWith(`${LOG_FILE}.torn-`));
+    assert.equal(kept.length, 1);
+    const keptPath = join(dir, kept[0] ?? '');
+    assert.deepEqual(await readFile(keptPath), rec.subarray(0, rec.length - 3));
+    assert.equal((await stat(keptPath)).mode & 0o777, 0o600);
+  }));
+
+/** The log's private file handle (fault injection). */
+function handleOf(s: LogStorage): FileHandle {
+  return (s as unknown as { handle: FileHandle }).handle;
+}
+
+test('a short write (ENOSPC part-way) rejects the batch with IO, is cut off, and later writes land intact', () =>
+  withDir(async (dir) => {
+    const s = await LogStorage.open(dir);
+    await s.put('before', Buffer.from('1'));
+    const h = handleOf(s);
+    const realWrite = h.write.bind(h) as (b: Buffer, o: number, l: number, p: number) => Promise<{ bytesWritten: number; buffer: Buffer }>;
+    // Really write all but the last 5 bytes and report that, as libuv does when the disk fills part-way.
+    Object.assign(h, { write: (b: Buffer, o: number, l: number, p: number) => realWrite(b, o, l - 5, p) });
+    await assert.rejects(s.put('lost', Buffer.from('never acknowledged')), {
+      name: 'SecretStoreError',
+      code: 'IO',
+      message: `cannot append to ${LOG_FILE} (ENOSPC); check disk space`,
+    });
+    assert.equal(await s.get('lost'), undefined);
+    Object.assign(h, { write: realWrite });
+    await s.put('after', Buffer.from('2'));
+    await s.close();
+    // Without the cut, 'after' would follow a partial record and the next open would fail with STORE_CORRUPT.
+    const again = await LogStorage.open(dir);
+    assert.equal(again.tornTailBytes, 0);
+    assert.deepEqual(await again.list(''), ['after', 'before']);
+    assert.deepEqual(await again.get('after'), Buffer.from('2'));
+    await again.close();
+  }));
+
+test('when the tail cannot be repaired after a failed append, every later write is refused (reads still work)', () =>
+  withDir(async (dir) => {
+    const s = await LogStorage.open(dir);
+    await s.put('kept', Buffer.from('1'));
+    const h = handleOf(s);
+    const realWrite = h.write.bind(h);
+    const realTruncate = h.truncate.bind(h);
+    const eio = (): Promise<never> => Promise.reject(Object.assign(new Error('io'), { code: 'EIO' }));
+    Object.assign(h, { write: eio, truncate: eio });
+    await assert.rejects(s.put('x', Buffer.from('x')), { code: 'IO', message: `cannot append to ${LOG_FILE} (EIO); check disk space` });
+    Object.assign(h, { write: realWrite, truncate: realTruncate });
+    await assert.rejects(s.put('y', Buffer.from('y')), {
+      code: 'IO',
+      message: `${LOG_FILE} could not be repaired after a failed append (EIO); writes are refused — free disk space and restart the store`,
+    });
+    assert.deepEqual(await s.get('kept'), Buffer.from('1'));
+    await s.close();
+  }));
+
+test('a compaction that fails is skipped: no crash, no unhandled rejection, writes go on, nothing is lost', () =>
+  withDir(async (dir) => {
+    const s = await LogStorage.open(dir);
+    // A folder where the compaction's temp file must go makes every compaction attempt fail.
+    await mkdir(join(dir, 'store.log.compact.tmp'));
+    const big = Buffer.alloc(64 * 1024, 7);
+    for (let i = 0; i < 100; i++) await s.put('hot', Buffer.concat([big, Buffer.from(String(i))]));
+    await s.put('cold', Buffer.from('c'));
+    assert.ok((await stat(join(dir, LOG_FILE))).size > 6 * 1024 * 1024, 'not compacted');
+    await s.close();
+    await rm(join(dir, 'store.log.compact.tmp'), { recursive: true });
+    const again = await LogStorage.open(dir);
+    assert.equal((await again.get('hot'))?.subarray(big.length).toString(), '99');
+    assert.deepEqual(await again.get('cold'), Buffer.from('c'));
+    // With the obstacle gone, the next compaction works and keeps appending to the new log.
+    for (let i = 0; i < 80; i++) await again.put('hot', Buffer.concat([big, Buffer.from(`n${i}`)]));
+    assert.ok((await stat(join(dir, LOG_FILE))).size < 4 * 1024 * 1024, 'compacted once the folder is writable');
+    await again.put('tail', Buffer.from('t'));
+    await again.close();
+    const third = await LogStorage.open(dir);
+    assert.deepEqual(await third.list(''), ['cold', 'hot', 'tail']);
+    assert.equal((await third.get('hot'))?.subarray(big.length).toString(), 'n79');
+    await third.close();
   }));

@@ -1,0 +1,150 @@
+/**
+ * End to end with a second real third-party client, the Python hvac library (Debian's python3-hvac 0.11.2, run with
+ * /usr/bin/python3 — not whatever python is first on PATH), against `secretstore-setup serve` running as a separate
+ * process. `hvac_client.py` drives init 3/2, unseal, KV v2 (its list sends the LIST method, so this proves the
+ * request-line rewrite), KV v1, policies, a policy-limited token (lookup-self, a denied read, renew-self,
+ * revoke-self) and seal, then prints one JSON summary of what hvac returned or raised; this test asserts it.
+ * Under CI (`CI=true`, where `.ci/run` installs python3-hvac) a missing interpreter or hvac fails the test;
+ * elsewhere the test is skipped with a loud reason.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServe } from '../helpers/serve.js';
+
+const PYTHON = '/usr/bin/python3';
+
+/** The source tree's test/store/hvac_client.py, found by walking up from the compiled test (any outDir depth). */
+function clientScript(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'test', 'store', 'hvac_client.py');
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('test/store/hvac_client.py not found above the compiled test');
+    dir = parent;
+  }
+}
+
+/** True when /usr/bin/python3 can import hvac; otherwise fails under CI, else skips loudly and returns false. */
+function requireHvac(t: TestContext): boolean {
+  const probe = existsSync(PYTHON) ? spawnSync(PYTHON, ['-c', 'import hvac'], { encoding: 'utf8', timeout: 20_000 }) : undefined;
+  if (probe?.status === 0) return true;
+  const reason =
+    probe === undefined
+      ? `${PYTHON} is missing — install the Debian package python3-hvac (it pulls in python3)`
+      : `${PYTHON} cannot import hvac (${probe.stderr.trim().split('\n').pop() ?? 'no output'}) — install the Debian package python3-hvac`;
+  if (process.env.CI === 'true') throw new Error(`required under CI: ${reason}`);
+  process.stderr.write(`\n*** SKIPPED ${t.name}: ${reason} ***\n`);
+  t.skip(reason);
+  return false;
+}
+
+/** Runs the hvac script against `url` and parses its one-line JSON summary. */
+function runClient(url: string): Promise<{ summary: Record<string, unknown>; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    // PYTHONNOUSERSITE and a clean PYTHONPATH: the Debian hvac must be the one imported, not a user-site copy.
+    const env = { ...process.env, PYTHONNOUSERSITE: '1', PYTHONPATH: '', PYTHONDONTWRITEBYTECODE: '1' };
+    const child = spawn(PYTHON, [clientScript(), url], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      try {
+        assert.equal(code, 0, `hvac_client.py exited ${String(code)}: ${stderr}`);
+        resolve({ summary: JSON.parse(stdout) as Record<string, unknown>, stderr });
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  });
+}
+
+test('hvac 0.11.2 (Python) against serve: init, unseal, KV v2 with LIST, KV v1, policies, tokens, seal', async (t) => {
+  if (!requireHvac(t)) return;
+  const serve = await startServe();
+  try {
+    const { summary } = await runClient(serve.url);
+    assert.equal(summary.hvac_version, '0.11.2');
+    const steps = summary.steps as Record<string, Record<string, unknown>>;
+    // A failed step carries hvac's exception and message: show them all at once when anything broke.
+    const failed = Object.entries(steps).filter(([, s]) => s.ok !== true);
+    assert.deepEqual(failed, [], `steps failed: ${JSON.stringify(failed)}`);
+    assert.deepEqual(Object.keys(steps).sort(), ['bad_unseal', 'init', 'kv1', 'kv2', 'policies', 'seal', 'tokens', 'unseal']);
+
+    assert.deepEqual(steps.init, {
+      ok: true,
+      initialized_before: false,
+      initialized_after: true,
+      key_count: 3,
+      key_hex_lengths: [66],
+      keys_base64_count: 3,
+      root_token_prefix: 'hvs.',
+      root_token_length: 28,
+    });
+    assert.deepEqual(steps.bad_unseal, { ok: true, exception: 'InvalidRequest', errors: ["'key' must be a valid hex or base64 string"] });
+    assert.deepEqual(steps.unseal, { ok: true, sealed_before: true, progress_after_first: 1, t: 2, n: 3, sealed_after: false, is_sealed: false });
+    assert.deepEqual(steps.kv2, {
+      ok: true,
+      written_version: 1,
+      read_data: { user: 'edgex', pw: 'rotated' },
+      read_version: 2,
+      version1_data: { user: 'edgex', pw: 's3cr3t' },
+      list_keys: ['cache/', 'db'],
+      missing: 'InvalidPath',
+    });
+    assert.deepEqual(steps.kv1, {
+      ok: true,
+      write_status: 204,
+      read_data: { token: 'abc', n: 3 },
+      list_keys: ['core'],
+      mount_types: { 'kv1/': 'kv', 'kv2/': 'kv' },
+      kv2_options: { version: '2' },
+    });
+    assert.deepEqual(steps.policies, {
+      ok: true,
+      create_status: 204,
+      read_name: 'app-read',
+      read_rules: 'path "kv2/data/app/*" {\n  capabilities = ["read"]\n}\n',
+      listed: ['app-read', 'default', 'root'],
+    });
+    assert.deepEqual(steps.tokens, {
+      ok: true,
+      auth_policies: ['app-read', 'default'],
+      token_prefix: 'hvs.',
+      renewable: true,
+      lease_duration: 3600,
+      lookup_policies: ['app-read', 'default'],
+      lookup_path: 'auth/token/create',
+      lookup_ttl_positive: true,
+      allowed_read: 'edgex',
+      denied: { exception: 'Forbidden', errors: ['permission denied'] },
+      renew_lease_duration: 7200,
+      revoke_status: 204,
+      after_revoke: 'Forbidden',
+      root_is_authenticated: true,
+    });
+    assert.deepEqual(steps.seal, {
+      ok: true,
+      seal_status: 204,
+      is_sealed: true,
+      read_while_sealed: { exception: 'VaultDown', errors: ['Vault is sealed'] },
+    });
+
+    // Nothing secret reached the server's log: neither the KV values nor a token.
+    const out = serve.output();
+    for (const needle of ['s3cr3t', 'rotated', 'hvs.']) assert.equal(out.includes(needle), false, `serve output contains ${needle}`);
+  } finally {
+    await serve.close();
+  }
+});
