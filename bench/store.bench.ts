@@ -15,10 +15,12 @@ import { fileURLToPath } from 'node:url';
 const CLI_MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const DURATION_S = Number(process.env.STORE_BENCH_SECONDS ?? '4');
 const CONNECTIONS = Number(process.env.STORE_BENCH_CONNECTIONS ?? '16');
-/** Extra node flags for the store process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see what limits it. */
 /** Comma-separated case filter (`bare,read,write`; default all). */
 const CASES = (process.env.STORE_BENCH_CASES ?? 'bare,read,write').split(',');
+/** Extra node flags for the store process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see what limits it. */
 const STORE_NODE_ARGS = (process.env.STORE_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+/** Extra node flags for the bare server process (the same profile flags, to compare where its time goes). */
+const BARE_NODE_ARGS = (process.env.STORE_BENCH_BARE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 
 /** The parts of autocannon's result this benchmark reads (autocannon ships no types). */
 interface AutocannonResult {
@@ -125,7 +127,7 @@ interface Row {
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'sss-bench-'));
-  const bare = await spawnListening(['-e', BARE_SERVER]);
+  const bare = await spawnListening([...BARE_NODE_ARGS, '-e', BARE_SERVER]);
   const store = await spawnListening([...STORE_NODE_ARGS, CLI_MAIN, 'serve', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0']);
   const rows: Row[] = [];
   try {

@@ -75,17 +75,24 @@ ikm_positive_int() {
   printf '%d' "$((10#$value))"
 }
 
-# ikm_write_file_atomic PATH — stdin -> PATH, mode 0600, via a temp file in the same folder + rename.
-# Never used for the IKM itself (except by ikm-dev, whose whole point is a file).
+# ikm_write_file_atomic PATH [new] — stdin -> PATH, mode 0600, via a synced temp file in the same folder, then an
+# atomic rename (replace) or, with "new", an atomic hard link that fails if PATH appeared meanwhile (two concurrent
+# provisions cannot overwrite each other). Never used for the IKM itself (except by ikm-dev, whose point is a file).
 ikm_write_file_atomic() {
-  local path=$1 dir tmp
+  local path=$1 mode=${2:-replace} dir tmp
   dir=$(dirname -- "$path")
   [ -d "$dir" ] || ikm_die "folder $dir does not exist; create it (mode 0700) first"
   tmp=$(mktemp "$dir/.${path##*/}.XXXXXX") || ikm_die "cannot create a temporary file in $dir"
   if ! cat >"$tmp"; then rm -f -- "$tmp"; ikm_die "cannot write $path"; fi
   chmod 600 -- "$tmp"
   sync -- "$tmp" 2>/dev/null || true
-  if ! mv -f -- "$tmp" "$path"; then rm -f -- "$tmp"; ikm_die "cannot rename the new file onto $path"; fi
+  if [ "$mode" = new ]; then
+    if ! ln -- "$tmp" "$path" 2>/dev/null; then rm -f -- "$tmp"; ikm_die "$path appeared meanwhile; refusing to overwrite it"; fi
+    rm -f -- "$tmp"
+  elif ! mv -f -- "$tmp" "$path"; then
+    rm -f -- "$tmp"
+    ikm_die "cannot rename the new file onto $path"
+  fi
   sync -- "$dir" 2>/dev/null || true
 }
 

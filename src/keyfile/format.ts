@@ -35,3 +35,20 @@ export function wipeParsed(parsed: ParsedKeyFile): void {
   if (parsed.format === 'plaintext') wipe(...parsed.contents.shares, parsed.contents.rootToken);
   if (parsed.format === 'edgex') wipe(parsed.doc.rootToken);
 }
+
+/**
+ * Parses `bytes`, runs `fn` on the result, then wipes both the parsed secrets and `bytes` (a plaintext file's bytes
+ * are secrets too), whatever happens.
+ */
+export async function withParsedKeyFile<T>(bytes: Buffer, where: string, fn: (parsed: ParsedKeyFile) => T | Promise<T>): Promise<T> {
+  try {
+    const parsed = parseKeyFile(bytes, where);
+    try {
+      return await fn(parsed);
+    } finally {
+      wipeParsed(parsed);
+    }
+  } finally {
+    bytes.fill(0);
+  }
+}

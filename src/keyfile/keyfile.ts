@@ -7,7 +7,7 @@ import { SecretStoreError } from '../errors.js';
 import { validateRootToken, validateShares, validateThreshold } from '../vmk/shares.js';
 import { decryptV2 } from '../vmk/envelope-v2.js';
 import { ensureSecretDir, exists, readOptional } from './atomic-write.js';
-import { parseKeyFile, wipeParsed } from './format.js';
+import { parseKeyFile, wipeParsed, withParsedKeyFile } from './format.js';
 import { withFileLock } from './lock.js';
 import { type KeyFileLocation, keyFilePaths } from './paths.js';
 import { openEdgexWithSalts } from './salt.js';
@@ -28,17 +28,10 @@ export async function inspectKeyFile(loc: KeyFileLocation): Promise<KeyFileSumma
   const paths = keyFilePaths(loc);
   const bytes = await readOptional(paths.keyFile);
   if (bytes === undefined) return undefined;
-  try {
-    const parsed = parseKeyFile(bytes, paths.name);
-    try {
-      const edgex = parsed.format === 'edgex';
-      return summarize(paths.keyFile, parsed, edgex && (await exists(paths.saltFile)), edgex && (await exists(paths.pendingSalt)));
-    } finally {
-      wipeParsed(parsed);
-    }
-  } finally {
-    bytes.fill(0);
-  }
+  return withParsedKeyFile(bytes, paths.name, async (parsed) => {
+    const edgex = parsed.format === 'edgex';
+    return summarize(paths.keyFile, parsed, edgex && (await exists(paths.saltFile)), edgex && (await exists(paths.pendingSalt)));
+  });
 }
 
 /** Runs `fn` holding the inter-process lock of this key file (reentrant; stale locks are recovered). */
@@ -128,15 +121,6 @@ export async function writeKeyFile(loc: KeyFileLocation, secrets: InitSecrets, o
   }
   return withKeyFileLock(loc, async () => {
     const bytes = await writeKeyFiles(paths, secrets, options);
-    try {
-      const parsed = parseKeyFile(bytes, paths.name);
-      try {
-        return summarize(paths.keyFile, parsed, format === 'edgex', false);
-      } finally {
-        wipeParsed(parsed);
-      }
-    } finally {
-      bytes.fill(0);
-    }
+    return withParsedKeyFile(bytes, paths.name, (parsed) => summarize(paths.keyFile, parsed, format === 'edgex', false));
   });
 }

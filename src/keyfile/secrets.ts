@@ -2,9 +2,8 @@
  * What a key file keeps, as Buffers: the unseal key shares, the threshold (v2 only) and an optional root token.
  * Shared by the reader, the writer and the write verification; wipe with {@link wipeInitSecrets}.
  */
-import { wipe } from '../crypto.js';
+import { constantTimeEqual, wipe } from '../crypto.js';
 import { sharesEqual } from '../vmk/shares.js';
-import { constantTimeEqual } from '../crypto.js';
 import type { ParsedKeyFile } from './format.js';
 
 /** What `sys/init` returned and the key file keeps. Buffers are secrets: wipe them with {@link wipeInitSecrets}. */

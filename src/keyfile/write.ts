@@ -9,7 +9,7 @@ import { SecretStoreError, describeCause, isSecretStoreError } from '../errors.j
 import { EDGEX_SALT_LENGTH, decryptEdgexShares, encryptEdgexShares, serializeEdgexDocument } from '../vmk/envelope-edgex.js';
 import { decryptV2, encryptV2 } from '../vmk/envelope-v2.js';
 import { exists, readOptional, removeDurable, removeStaleTemps, renameDurable, writeFileAtomic } from './atomic-write.js';
-import { parseKeyFile, wipeParsed } from './format.js';
+import { parseKeyFile, wipeParsed, withParsedKeyFile } from './format.js';
 import type { KeyFilePaths } from './paths.js';
 import { serializePlaintext } from './plaintext.js';
 import { readSalt } from './salt.js';
@@ -28,10 +28,13 @@ export interface WriteKeyFileOptions {
 
 /** The file operations a write performs, each one durable on its own (see atomic-write.ts). */
 export interface FileOps {
-  writeFileAtomic(path: string, data: Buffer, mode: number, verify?: (written: Buffer) => void): Promise<void>;
-  renameDurable(from: string, to: string): Promise<void>;
-  removeDurable(path: string): Promise<void>;
+  writeFileAtomic: (path: string, data: Buffer, mode: number, verify?: (written: Buffer) => void) => Promise<void>;
+  renameDurable: (from: string, to: string) => Promise<void>;
+  removeDurable: (path: string) => Promise<void>;
 }
+
+/** A step that does nothing. */
+const nothing = (): Promise<void> => Promise.resolve();
 
 /** The real, durable file operations. */
 export const DURABLE_FILE_OPS: FileOps = { writeFileAtomic, renameDurable, removeDurable };
@@ -74,16 +77,8 @@ function verifySalt(name: string, salt: Buffer): (written: Buffer) => void {
 async function currentFormat(paths: KeyFilePaths): Promise<KeyFileFormat | undefined> {
   const bytes = await readOptional(paths.keyFile);
   if (bytes === undefined) return undefined;
-  try {
-    const parsed = parseKeyFile(bytes, paths.name);
-    wipeParsed(parsed);
-    return parsed.format;
-  } catch {
-    // An unreadable file might still be an edgex file someone can repair: treat it as depending on the salt.
-    return 'edgex';
-  } finally {
-    bytes.fill(0);
-  }
+  // An unreadable file might still be an edgex file someone can repair: treat it as depending on the salt.
+  return withParsedKeyFile(bytes, paths.name, (parsed) => parsed.format).catch(() => 'edgex' as const);
 }
 
 /** True when the key file on disk now holds exactly `bytes` (the new file went in although a step failed). */
@@ -152,7 +147,7 @@ export async function writeKeyFiles(paths: KeyFilePaths, secrets: InitSecrets, o
       ops.writeFileAtomic(paths.keyFile, bytes, 0o600, (written) => {
         verifyWritten(written, paths.name, format, ikm, undefined, secrets);
       }),
-    async () => undefined,
+    nothing,
   );
   // Neither v2 nor plaintext needs kdf-salt.dat; once the new file is durable nothing depends on it.
   await afterCommit(paths, async () => {
@@ -190,8 +185,8 @@ async function writeEdgex(paths: KeyFilePaths, secrets: InitSecrets, ikm: Buffer
   }
   const salt = reuse && existing !== undefined ? existing : randomBytes(EDGEX_SALT_LENGTH);
   const bytes = serializeEdgexDocument(encryptEdgexShares(ikm, salt, secrets.shares));
-  let undo = async (): Promise<void> => undefined;
-  let finish = async (): Promise<void> => undefined;
+  let undo = nothing;
+  let finish = nothing;
   await commitKeyFile(
     paths,
     bytes,

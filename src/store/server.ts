@@ -1,7 +1,8 @@
 /**
- * The embedded store, composed: durable storage → seal state machine (SealManager) → on unseal, the logical layer
- * (tokens, policies, mounts) over the barrier → the HTTP API and its listener. On seal the logical layer is dropped;
- * on close the listener drains, the store seals (wiping keys) and the storage closes.
+ * The embedded store, composed: durable storage → seal state machine (SealManager) → on unseal, a bounded cache of
+ * decrypted entries over the barrier, and the logical layer (tokens, policies, mounts) over that cache → the HTTP
+ * API and its listener. On seal the cache is wiped and the logical layer dropped; on close the listener drains, the
+ * store seals (wiping keys) and the storage closes.
  */
 import { SecretStoreError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -9,6 +10,7 @@ import { VERSION } from '../version.js';
 import { StoreApi } from './http/api.js';
 import { StoreHttpServer, type TlsMaterial } from './http/http-server.js';
 import { LogicalLayer } from './http/logical-layer.js';
+import { ReadCache, type ReadCacheLimits } from './read-cache.js';
 import { SealManager } from './seal/seal-manager.js';
 import { DURABLE_STORAGE_TYPE, openDurableStorage } from './storage/durable.js';
 import type { Storage } from './storage/storage.js';
@@ -23,6 +25,8 @@ export interface StoreServerOptions {
   tls?: TlsMaterial | undefined;
   /** Largest request body (default 32 MiB, as Vault). */
   maxBodyBytes?: number;
+  /** Bounds of the decrypted-entry cache (defaults: 4096 entries, 16 MiB); `{ maxEntries: 0 }` turns it off. */
+  readCache?: ReadCacheLimits;
   log: Logger;
 }
 
@@ -67,11 +71,17 @@ export class StoreServer {
     try {
       seal = await SealManager.open(storage, { version: VERSION, storageType: DURABLE_STORAGE_TYPE });
       let logical: LogicalLayer | undefined;
+      let cache: ReadCache | undefined;
       seal.onUnseal(async (barrier) => {
-        logical = await LogicalLayer.open(barrier);
+        // Every logical writer goes through this one cache, so its invalidation sees every write.
+        cache = new ReadCache(barrier, options.readCache);
+        logical = await LogicalLayer.open(cache);
         log.info('unsealed');
       });
       seal.onSeal(() => {
+        cache?.wipe();
+        cache = undefined;
+        logical?.tokens.forgetSecrets();
         logical = undefined;
         log.info('sealed');
       });

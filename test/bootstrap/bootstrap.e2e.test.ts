@@ -119,6 +119,11 @@ test('wrong IKM and hook removed: fail closed, key file and store untouched', as
     assert.deepEqual(await readFile(be.keyFile), before);
     assert.equal(await health(store.url), 503, 'still sealed');
 
+    const st = await be.cli(['status', '--addr', store.url]);
+    assert.equal(st.code, 1, 'status exits 1 while a node is sealed');
+    assert.match(st.stdout, /: sealed \(unseal progress 0\/3\); threshold 3 of 5 shares; version /);
+    assert.match(st.stdout, /format v2, encrypted, 5 shares, threshold 3, salt present, root token not stored/);
+
     await be.setIkm(rightIkm);
     const noHook = await be.cli(['bootstrap', '--addr', store.url], { hook: false });
     assert.equal(noHook.code, 1);

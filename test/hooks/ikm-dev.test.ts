@@ -125,3 +125,12 @@ test('ikm-dev: --help documents the settings and works without them', async () =
   assert.match(r.stdout, /IKM_DEV_ALLOW_INSECURE/);
   assert.match(r.stdout, /NOT hardware-backed/);
 });
+
+test('ikm-dev: concurrent provisions: exactly one wins, the others refuse, the file is never replaced', () =>
+  withDir(async (dir) => {
+    const env = { ...process.env, IKM_DEV_FILE: join(dir, 'ikm'), IKM_DEV_ALLOW_INSECURE: '1' };
+    const results = await Promise.all(Array.from({ length: 6 }, () => runProgram(HOOK, ['provision'], env)));
+    assert.equal(results.filter((r) => r.code === 0).length, 1);
+    for (const r of results.filter((x) => x.code !== 0)) assert.match(r.stderr, /already exists|appeared meanwhile; refusing to overwrite/);
+    assert.match(await readFile(join(dir, 'ikm'), 'utf8'), /^[0-9a-f]{64}\n$/);
+  }));

@@ -173,6 +173,17 @@ describe('ikm-tpm2', { concurrency: true }, () => {
     });
   });
 
+  test('ikm-tpm2: a cleared TPM (sealed object gone) fails with a clear message pointing to recovery', async (t) => {
+    if (!requireTools(t, SWTPM_TOOLS, SWTPM_PACKAGES)) return;
+    await withDevice(1, async (d) => {
+      assert.equal((await d.hook('provision')).code, 0);
+      const handle = /^handle=(.*)$/m.exec(await readFile(d.stateFile, 'utf8'))?.[1] ?? '';
+      const evict = await runProgram('tpm2_evictcontrol', ['-C', 'o', '-c', handle], d.env);
+      assert.equal(evict.code, 0, evict.stderr);
+      fails(await d.hook(), /the sealed IKM object 0x81010101 is gone from the TPM .*keys recover/);
+    });
+  });
+
   test('ikm-tpm2: provision refuses twice, and a bad PCR values file is a clear error', async (t) => {
     if (!requireTools(t, SWTPM_TOOLS, SWTPM_PACKAGES)) return;
     await withDevice(1, async (d) => {

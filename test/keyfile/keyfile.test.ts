@@ -134,7 +134,14 @@ test('a salt of the wrong size is SALT_MALFORMED', async () => {
   const loc = freshLoc();
   await writeKeyFile(loc, { shares: secrets(3).shares }, { format: 'edgex', ikm });
   await writeFile(join(loc.dir, 'kdf-salt.dat'), Buffer.alloc(31));
-  await assert.rejects(readKeyFile(loc, ikm), { code: 'SALT_MALFORMED', message: /is 31 bytes, not 32/ });
+  const key = await readFile(join(loc.dir, 'resp-init.json'));
+  await assert.rejects(readKeyFile(loc, ikm), {
+    code: 'SALT_MALFORMED',
+    message: /^kdf-salt.dat is 31 bytes, not 32: it was damaged or replaced, and the encrypted shares cannot be decrypted without the original; restore it from a backup$/,
+  });
+  assert.deepEqual(await files(loc), ['kdf-salt.dat', 'resp-init.json']);
+  assert.deepEqual(await readFile(join(loc.dir, 'kdf-salt.dat')), Buffer.alloc(31));
+  assert.deepEqual(await readFile(join(loc.dir, 'resp-init.json')), key);
 });
 
 test('plaintext is refused while an IKM is given (unless explicitly allowed); encryption needs an IKM', async () => {

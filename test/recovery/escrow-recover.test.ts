@@ -10,7 +10,8 @@ import { readKeyFile, writeKeyFile, type InitSecrets } from '../../src/keyfile/k
 import { runEscrow } from '../../src/recovery/escrow-command.js';
 import { runRecover } from '../../src/recovery/recover-command.js';
 import { runCli } from '../helpers/cli.js';
-import { hookPath, mustRun } from '../helpers/run-hook.js';
+import { hookPath, mustRun, runProgram } from '../helpers/run-hook.js';
+import { SOFTHSM_PACKAGES, SOFTHSM_TOOLS, makeSoftHsm } from '../helpers/softhsm.js';
 import { requireTools } from '../helpers/require-tools.js';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
 
@@ -182,5 +183,26 @@ test('keys escrow / recover failures: bad recipient, no hook, wrong identity, al
     );
     // Nothing was written on the new device by any failed attempt.
     await assert.rejects(stat(join(f.newDevice, 'resp-init.json')), { code: 'ENOENT' });
+  });
+});
+
+test('keys recover onto real new hardware: a PKCS#11 token (SoftHSM) as the new IKM hook', async (t) => {
+  if (!requireTools(t, ['age', 'age-keygen', ...SOFTHSM_TOOLS], `age ${SOFTHSM_PACKAGES}`)) return;
+  await withFixture(async (f) => {
+    const hsm = await makeSoftHsm();
+    try {
+      const env = { ...hsm.env, IKM_PKCS11_LABEL: 'replacement-board-0001' };
+      assert.equal((await runProgram(hookPath('ikm-pkcs11'), ['provision'], env)).code, 0);
+      const out = join(f.dir, 'escrow.age');
+      assert.equal(await runEscrow(ctxFor({ ...process.env, EDGEX_IKM_HOOK: f.oldHook }, f.dir), ['--dir', f.oldDevice, '--recipient', f.recipient, '--out', out]), 0);
+      const r = await runCli(['keys', 'recover', '--dir', f.newDevice, '--identity', f.identity, '--in', out, '--new-hook', hookPath('ikm-pkcs11')], { env });
+      assert.equal(r.code, 0, r.stderr);
+      const v = await runCli(['keys', 'verify', '--dir', f.newDevice], { env: { ...env, EDGEX_IKM_HOOK: hookPath('ikm-pkcs11') } });
+      assert.equal(v.code, 0, v.stderr);
+      const ikm = Buffer.from((await runProgram(hookPath('ikm-pkcs11'), [], env)).stdout.trim(), 'hex');
+      assert.deepEqual((await readKeyFile({ dir: f.newDevice }, ikm)).secrets.shares, f.secrets.shares);
+    } finally {
+      await hsm.close();
+    }
   });
 });

@@ -3,7 +3,7 @@ import type { CommandContext } from '../command.js';
 import { SecretStoreError } from '../../errors.js';
 import { type KeyFileSummary, writeKeyFile } from '../../keyfile/keyfile.js';
 import { describeSummary, locationFrom, parseEncryptedFormat, parseKeysArgs, requireHook, rewriteKeyFile } from './keys-common.js';
-import { dropRootTokenFor } from './keys-root-token.js';
+import { checkRootTokenFor, dropRootTokenFor } from './keys-root-token.js';
 
 /** Runs `keys convert`. */
 export async function keysConvert(ctx: CommandContext): Promise<number> {
@@ -15,6 +15,7 @@ export async function keysConvert(ctx: CommandContext): Promise<number> {
   const check = (before: KeyFileSummary): void => {
     if (!before.encrypted) throw new SecretStoreError('KEYFILE_FORMAT_MISMATCH', `${before.path} is not encrypted; use "keys encrypt --format ${format}"`);
     if (before.format === format) throw new SecretStoreError('KEYFILE_FORMAT_MISMATCH', `${before.path} is already in the ${format} format; nothing was changed`);
+    checkRootTokenFor(format, before, values['drop-root-token'] === true);
   };
   return rewriteKeyFile(loc, source, check, async (secrets, ikm) => {
     const summary = await writeKeyFile(loc, dropRootTokenFor(format, secrets, values['drop-root-token'] === true), { format, ikm });

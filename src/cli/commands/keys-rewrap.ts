@@ -8,7 +8,7 @@ import { constantTimeEqual } from '../../crypto.js';
 import { HookIkmSource } from '../../vmk/ikm-hook.js';
 import { type KeyFileSummary, writeKeyFile } from '../../keyfile/keyfile.js';
 import { describeSummary, locationFrom, otherHookOptions, parseEncryptedFormat, parseKeysArgs, requireHook, rewriteKeyFile, withIkm } from './keys-common.js';
-import { dropRootTokenFor } from './keys-root-token.js';
+import { checkRootTokenFor, dropRootTokenFor } from './keys-root-token.js';
 
 /** Runs `keys rewrap`. */
 export async function keysRewrap(ctx: CommandContext): Promise<number> {
@@ -20,7 +20,8 @@ export async function keysRewrap(ctx: CommandContext): Promise<number> {
   const newSource = new HookIkmSource(otherHookOptions(ctx, newHook));
   const check = (before: KeyFileSummary): void => {
     if (!before.encrypted) throw new SecretStoreError('KEYFILE_FORMAT_MISMATCH', `${before.path} is not encrypted; use "keys encrypt" with the new hook`);
-    parseEncryptedFormat('to', values.to, 'v2'); // a bad --to fails before any hook runs
+    // A bad --to or a root token edgex cannot keep fails before any hook runs.
+    checkRootTokenFor(parseEncryptedFormat('to', values.to, before.format === 'edgex' ? 'edgex' : 'v2'), before, values['drop-root-token'] === true);
   };
   return rewriteKeyFile(loc, oldSource, check, async (secrets, oldIkm, before) => {
     const format = parseEncryptedFormat('to', values.to, before.format === 'edgex' ? 'edgex' : 'v2');

@@ -1,6 +1,7 @@
 /**
- * The store's listener: `net.createServer` accepts each connection (optionally terminating TLS), wraps it in the
- * `LIST` rewriter and hands it to a `node:http` server that never listens itself. Reads bodies under a size limit,
+ * The store's listener: `net.createServer` accepts each connection (optionally terminating TLS), installs the `LIST`
+ * rewriter on the socket itself (no extra stream layer) and hands it to a `node:http` server that never listens
+ * itself. Reads bodies under a size limit,
  * calls {@link StoreApi}, writes JSON with `Cache-Control: no-store`, logs one line per request (method, path, status,
  * duration — never tokens, bodies or query strings), and shuts down gracefully: stop accepting, finish in-flight
  * requests, close idle keep-alive connections.
@@ -10,7 +11,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Logger } from '../../log.js';
 import type { StoreApi } from './api.js';
-import { ListRewritingStream } from './list-rewrite.js';
+import { attachListRewriter } from './list-rewrite.js';
 import type { ApiRequest } from './request.js';
 import type { ApiResult } from './response.js';
 import { logPath } from './request-log.js';
@@ -42,7 +43,7 @@ export interface StoreHttpServerOptions {
 
 /** Counts of a connection's requests, for graceful shutdown. */
 interface ConnState {
-  stream: ListRewritingStream;
+  socket: net.Socket;
   active: number;
 }
 
@@ -96,7 +97,7 @@ export class StoreHttpServer {
     httpServer.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       holder.server?.serve(req, res, options.api, options.log, maxBody);
     });
-    httpServer.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket | ListRewritingStream) => {
+    httpServer.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
       // Malformed HTTP (llhttp error): answer 400 if we still can, as Node would, and close.
       options.log.debug('client error', { code: err.code ?? 'unknown' });
       if (socket.writable) {
@@ -119,17 +120,17 @@ export class StoreHttpServer {
   }
 
   private adopt(socket: net.Socket): void {
-    const stream = new ListRewritingStream(socket);
-    const state: ConnState = { stream, active: 0 };
+    attachListRewriter(socket);
+    const state: ConnState = { socket, active: 0 };
     this.conns.add(state);
-    stream.on('close', () => this.conns.delete(state));
-    connState.set(stream, state);
-    this.httpServer.emit('connection', stream);
+    socket.on('close', () => this.conns.delete(state));
+    connState.set(socket, state);
+    this.httpServer.emit('connection', socket);
   }
 
   private serve(req: http.IncomingMessage, res: http.ServerResponse, api: StoreApi, log: Logger, maxBody: number): void {
     const started = process.hrtime.bigint();
-    const state = connState.get(req.socket as unknown as ListRewritingStream);
+    const state = connState.get(req.socket);
     if (state !== undefined) state.active++;
     const method = req.method ?? 'GET';
     let loggedPath = '-';
@@ -176,18 +177,18 @@ export class StoreHttpServer {
         resolve();
       });
     });
-    for (const c of this.conns) if (c.active === 0) c.stream.destroy();
+    for (const c of this.conns) if (c.active === 0) c.socket.destroy();
     const deadline = Date.now() + graceMs;
     while (this.conns.size > 0 && [...this.conns].some((c) => c.active > 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    for (const c of this.conns) c.stream.destroy();
+    for (const c of this.conns) c.socket.destroy();
     this.httpServer.close();
     await stopped;
   }
 }
 
-const connState = new WeakMap<ListRewritingStream, ConnState>();
+const connState = new WeakMap<net.Socket, ConnState>();
 
 function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
@@ -236,7 +237,8 @@ function write(res: http.ServerResponse, result: ApiResult, closing: boolean): v
     res.end();
     return;
   }
-  const payload = Buffer.from(JSON.stringify(result.body), 'utf8');
-  res.writeHead(result.status, { 'Content-Type': 'application/json', 'Content-Length': payload.length });
-  res.end(payload);
+  // A string body lets node:http send head and body in one write (a Buffer body goes out as a second chunk).
+  const payload = JSON.stringify(result.body);
+  res.writeHead(result.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload, 'utf8') });
+  res.end(payload, 'utf8');
 }

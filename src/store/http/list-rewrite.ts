@@ -10,7 +10,7 @@
  * upgrade), the tracker stops rewriting and passes bytes through untouched: llhttp then answers 400/431 and closes
  * the connection, so the two parsers can never disagree about a request boundary on a connection that stays open.
  */
-import { Duplex } from 'node:stream';
+import { Duplex, Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 
 /** Longest header section (request line + headers) tracked; llhttp's own default limit is 16 KiB. */
@@ -266,6 +266,45 @@ export function rewriteListLine(line: Buffer): Buffer | undefined {
   const base = hash === -1 ? target : target.slice(0, hash);
   const sep = base.includes('?') ? (base.endsWith('?') || base.endsWith('&') ? '' : '&') : '?';
   return Buffer.from(`GET ${base}${sep}list=true ${m[2] ?? ''}${m[3] ?? ''}`, 'latin1');
+}
+
+/** The parts of a socket's native handle that decide whether node:http parses it natively. */
+interface ConsumableHandle {
+  isStreamBase?: boolean;
+  _consumed?: boolean;
+}
+
+/**
+ * Installs the `LIST` rewriter directly on a connected socket (plain TCP or TLS), with no stream layer in between:
+ * the socket's own `push` (where its handle delivers each read) rewrites inbound bytes before any reader sees them,
+ * and responses are written to the socket itself. Hand the socket to an `http.Server` with
+ * `server.emit('connection', socket)` afterwards. Returns the connection's rewriter (for tests and debugging).
+ *
+ * Why not {@link ListRewritingStream}: a Duplex wrapper adds a second Readable and Writable per connection — every
+ * request and response went through two stream machineries. node:http would otherwise read a fresh socket's handle
+ * natively (llhttp in C++, no JavaScript `data` events), which would bypass the rewriter; marking the handle as
+ * already consumed makes it read through the socket's `data` events, which pass through `push`.
+ */
+export function attachListRewriter(socket: Socket): ListRequestRewriter {
+  const rewriter = new ListRequestRewriter();
+  const handle = (socket as unknown as { _handle?: ConsumableHandle | null })._handle;
+  if (handle !== undefined && handle !== null) handle._consumed = true;
+  // The socket's own push, called with the socket as `this` (the instance property below shadows it).
+  const push = (chunk: unknown, encoding?: BufferEncoding): boolean => Readable.prototype.push.call(socket, chunk, encoding);
+  socket.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+    if (chunk === null) {
+      for (const piece of rewriter.flush()) push(piece);
+      return push(null);
+    }
+    if (!Buffer.isBuffer(chunk)) return push(chunk, encoding);
+    const pieces = rewriter.push(chunk);
+    // One push per socket read: the HTTP parser then runs once per chunk, not once per header line.
+    const bytes = rewriter.lastPushUnchanged ? chunk : pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
+    // Nothing to deliver yet (an incomplete line is held back): keep reading.
+    if (bytes === undefined || bytes.length === 0) return true;
+    return push(bytes);
+  };
+  return rewriter;
 }
 
 /** A socket-like stream: what the HTTP server needs from a connection besides reading and writing. */

@@ -141,12 +141,13 @@ export class RootGeneration {
       if (!result.ok) {
         if (result.reason === 'combine') throw badRequest(`failed to compute root key: ${result.message}`);
         if (result.reason === 'key-size') {
-          throw badRequest(`root generation aborted: invalid key: failed to setup unseal key: crypto/aes: invalid key size ${result.size}`);
+          throw badRequest(`root generation aborted: unable to authenticate: invalid key: failed to setup unseal key: crypto/aes: invalid key size ${result.size}`);
         }
-        throw badRequest(`root generation aborted: unable to retrieve stored keys: invalid key: ${STORED_KEYS_AUTH_FAILED}`);
+        // Vault's generateStandardRootToken.authenticate wraps the unseal-key failure in "unable to authenticate: ".
+        throw badRequest(`root generation aborted: unable to authenticate: unable to retrieve stored keys: invalid key: ${STORED_KEYS_AUTH_FAILED}`);
       }
       try {
-        if (!core.barrier.verifyRoot(result.rootKey)) throw badRequest('root generation aborted: root key verification failed');
+        if (!core.barrier.verifyRoot(result.rootKey)) throw badRequest('root generation aborted: root key verification failed: Unseal failed, invalid key');
       } finally {
         wipe(result.rootKey);
       }

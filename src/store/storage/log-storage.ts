@@ -232,6 +232,7 @@ export class LogStorage implements Storage {
   }
 
   private enqueue(record: Buffer, apply: () => void): Promise<void> {
+    if (this.broken !== undefined) return Promise.reject(this.broken);
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ record, apply, resolve, reject });
       this.flushing ??= this.flushLoop();
@@ -243,6 +244,9 @@ export class LogStorage implements Storage {
    * Never rejects: a failed batch rejects its own writers, a failed compaction is skipped.
    */
   private async flushLoop(): Promise<void> {
+    // Yield first: the caller assigns `flushing` only after this returns its promise, so a loop that finished
+    // synchronously would clear `flushing` before it was set and leave a settled promise there forever.
+    await Promise.resolve();
     try {
       while (this.queue.length > 0) {
         const batch = this.queue;

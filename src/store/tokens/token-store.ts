@@ -11,7 +11,7 @@ import { StoreApiError, badRequest, noHandler, permissionDenied, unsupportedOper
 import type { CallerContext, LogicalBackend } from '../backend.js';
 import type { LogicalRequest, LogicalResponse } from '../logical.js';
 import { PrefixedStorage, type Storage } from '../storage/storage.js';
-import { hmacSha256, randomBase62, randomBytes } from '../../crypto.js';
+import { constantTimeEqual, hmacSha256, randomBase62, randomBytes, wipe } from '../../crypto.js';
 import { parseDurationSeconds } from './duration.js';
 import { stringField } from './fields.js';
 import { authBlock, lookupData, publicEntry, type StoredToken, type TokenEntry } from './token-entry.js';
@@ -36,6 +36,15 @@ export interface TokenStoreOptions {
 /** Longest token id accepted for lookup; anything longer cannot be ours and is not hashed. */
 const MAX_TOKEN_LENGTH = 1024;
 
+/** Most token ids whose salted hash a {@link TokenStore} remembers (oldest dropped first). */
+export const TOKEN_KEY_CACHE_ENTRIES = 1024;
+
+/** A remembered token id → salted hash mapping; `id` is the token's bytes, for the constant-time confirm. */
+interface KeyCacheEntry {
+  id: Buffer;
+  key: string;
+}
+
 interface AccessorIndex {
   accessor: string;
   key: string;
@@ -49,6 +58,8 @@ export class TokenStore implements LogicalBackend {
   private readonly maxTtl: number;
   private saltPromise: Promise<Buffer> | undefined;
   private readonly cache = new Map<string, StoredToken>();
+  /** Token id → salted hash, for ids that resolved to a live token (insertion order = eviction order). */
+  private readonly keyCache = new Map<string, KeyCacheEntry>();
   private lock: Promise<unknown> = Promise.resolve();
 
   /** `storage` is the barrier (or any Storage); tokens live under `sys/token/` in it. */
@@ -80,6 +91,54 @@ export class TokenStore implements LogicalBackend {
   /** The salted hash a token id is stored under. */
   private async keyOf(token: string): Promise<string> {
     return hmacSha256(await this.salt(), 'token:' + token).toString('hex');
+  }
+
+  /**
+   * The salted hash of a token id, remembered for ids that resolved to a live token: the HMAC is a pure function of
+   * (salt, id), so the mapping never goes stale, while expiry, revocation and num_uses are still checked on every
+   * request against the entry itself (whose cache every save and removal updates). The map lookup compares the id
+   * as a string; the hit is then confirmed in constant time against the remembered bytes.
+   */
+  private async keyOfCached(token: string): Promise<string> {
+    const hit = this.keyCache.get(token);
+    if (hit !== undefined) {
+      const presented = Buffer.from(token, 'utf8');
+      const same = constantTimeEqual(presented, hit.id);
+      wipe(presented);
+      if (same) return hit.key;
+    }
+    return this.keyOf(token);
+  }
+
+  private rememberKey(token: string, key: string): void {
+    if (this.keyCache.has(token)) return;
+    if (this.keyCache.size >= TOKEN_KEY_CACHE_ENTRIES) {
+      const oldest = this.keyCache.entries().next();
+      if (oldest.done !== true) {
+        wipe(oldest.value[1].id);
+        this.keyCache.delete(oldest.value[0]);
+      }
+    }
+    this.keyCache.set(token, { id: Buffer.from(token, 'utf8'), key });
+  }
+
+  private forgetKey(token: string): void {
+    const hit = this.keyCache.get(token);
+    if (hit === undefined) return;
+    wipe(hit.id);
+    this.keyCache.delete(token);
+  }
+
+  /** Drops every cached token mapping and entry, wiping the token bytes (call when the store seals). */
+  forgetSecrets(): void {
+    for (const e of this.keyCache.values()) wipe(e.id);
+    this.keyCache.clear();
+    this.cache.clear();
+  }
+
+  /** How many token ids have a remembered salted hash (for tests). */
+  get cachedTokenKeys(): number {
+    return this.keyCache.size;
   }
 
   private async accessorKeyOf(accessor: string): Promise<string> {
@@ -166,8 +225,15 @@ export class TokenStore implements LogicalBackend {
   /** The token's entry, or undefined when unknown, revoked or expired. Lookup is by salted hash, never by id. */
   async resolve(token: string): Promise<TokenEntry | undefined> {
     if (typeof token !== 'string' || token === '' || token.length > MAX_TOKEN_LENGTH) return undefined;
-    const entry = await this.live(await this.keyOf(token));
-    return entry === undefined ? undefined : publicEntry(entry);
+    const key = await this.keyOfCached(token);
+    const entry = await this.live(key);
+    if (entry === undefined) {
+      this.forgetKey(token);
+      return undefined;
+    }
+    // Only ids of live tokens are remembered: unknown ids sent by a client must not push real ones out.
+    this.rememberKey(token, key);
+    return publicEntry(entry);
   }
 
   /**
@@ -176,7 +242,7 @@ export class TokenStore implements LogicalBackend {
    */
   async consumeUse(token: string): Promise<void> {
     if (typeof token !== 'string' || token === '' || token.length > MAX_TOKEN_LENGTH) return;
-    const key = await this.keyOf(token);
+    const key = await this.keyOfCached(token);
     await this.exclusive(async () => {
       const entry = await this.load(key);
       if (entry === undefined || entry.num_uses <= 0) return;
@@ -238,7 +304,7 @@ export class TokenStore implements LogicalBackend {
 
   private async callerEntry(caller: CallerContext, inLock = false): Promise<StoredToken> {
     if (caller.clientToken === '' || caller.clientToken.length > MAX_TOKEN_LENGTH) throw permissionDenied();
-    const entry = await this.live(await this.keyOf(caller.clientToken), inLock);
+    const entry = await this.live(await this.keyOfCached(caller.clientToken), inLock);
     if (entry === undefined) throw permissionDenied();
     return entry;
   }

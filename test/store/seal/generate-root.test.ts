@@ -106,7 +106,7 @@ test('wrong shares at threshold → root generation aborted; progress cleared, a
   };
   await manager.generateRootUpdate({ key: foreign[0], nonce }, mint);
   await rejectsApi(manager.generateRootUpdate({ key: foreign[1], nonce }, mint), 400, [
-    'root generation aborted: unable to retrieve stored keys: invalid key: failed to decrypt keys from storage: cipher: message authentication failed',
+    'root generation aborted: unable to authenticate: unable to retrieve stored keys: invalid key: failed to decrypt keys from storage: cipher: message authentication failed',
   ]);
   assert.equal(minted, 0);
   const st = manager.generateRootStatus();
@@ -161,4 +161,13 @@ test('cancel and seal wipe the OTP bytes of a running attempt', async () => {
   const second = otpOf();
   await manager.seal();
   assert.deepEqual(second, Buffer.alloc(OTP_LENGTH), 'wiped by seal');
+});
+
+test('a combined key of a non-AES size → root generation aborted: unable to authenticate: … invalid key size (Vault wording)', async () => {
+  const { manager, keys } = await initializedStore(1, 1);
+  await unsealWith(manager, keys);
+  const { nonce } = manager.generateRootStart({});
+  await rejectsApi(manager.generateRootUpdate({ key: randomBytes(33).toString('hex'), nonce }, () => Promise.resolve('')), 400, [
+    'root generation aborted: unable to authenticate: invalid key: failed to setup unseal key: crypto/aes: invalid key size 33',
+  ]);
 });

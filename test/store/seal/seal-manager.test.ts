@@ -159,7 +159,9 @@ test('conformance: foreign 33-byte shares — first t−1 accepted (200), the t-
   // Two right shares and one wrong one fail too, and the right quorum still works afterwards.
   await manager.unseal({ key: keys[0] });
   await manager.unseal({ key: keys[1] });
-  await rejectsApi(manager.unseal({ key: foreign[3] }), 400, [AUTH_FAILED]);
+  // A foreign share whose x (last byte) differs from both right ones; a shared x would be "duplicate part detected".
+  const wrong = foreign.find((f) => f.slice(-2) !== keys[0]?.slice(-2) && f.slice(-2) !== keys[1]?.slice(-2));
+  await rejectsApi(manager.unseal({ key: wrong }), 400, [AUTH_FAILED]);
   await unsealWith(manager, keys.slice(2, 5));
 });
 
@@ -173,9 +175,17 @@ test('conformance: a foreign 32-byte key on a 1/1 store → 400; a 33-byte key o
 
 test('conformance: 32-byte keys as shares of a 5/3 store combine to a 31-byte key → bad AES key size', async () => {
   const { manager } = await initializedStore(5, 3);
-  await manager.unseal({ key: randomBytes(32).toString('hex') });
-  await manager.unseal({ key: randomBytes(32).toString('hex') });
-  await rejectsApi(manager.unseal({ key: randomBytes(32).toString('hex') }), 400, ['invalid key: failed to setup unseal key: crypto/aes: invalid key size 31']);
+  // Distinct last bytes (the x coordinates): random ones collide ~1% of the time and give "duplicate part detected".
+  const key = (x: number): string => Buffer.concat([randomBytes(31), Buffer.from([x])]).toString('hex');
+  await manager.unseal({ key: key(1) });
+  await manager.unseal({ key: key(2) });
+  await rejectsApi(manager.unseal({ key: key(3) }), 400, ['invalid key: failed to setup unseal key: crypto/aes: invalid key size 31']);
+  await manager.unseal({ key: key(7) });
+  await manager.unseal({ key: key(9) });
+  // A different share with an x already given (9) at the threshold: Vault's duplicate-x message.
+  await rejectsApi(manager.unseal({ key: key(9) }), 400, [
+    'invalid key: failed to compute combined key: duplicate part detected',
+  ]);
 });
 
 test('seal wipes keys, fires callbacks; barrier refuses while sealed', async () => {
@@ -260,8 +270,8 @@ test('two requests unsealing at once with the last two shares: one unseals, both
   await manager.unseal({ key: keys[0] });
   const [a, b] = await Promise.all([manager.unseal({ key: keys[1] }), manager.unseal({ key: keys[2] })]);
   // Serialized: the first reaches progress 2, the second reaches the threshold (or finds the store unsealed).
-  assert.deepEqual([a?.sealed, b?.sealed], [true, false]);
-  assert.equal(a?.progress, 2);
+  assert.deepEqual([a.sealed, b.sealed], [true, false]);
+  assert.equal(a.progress, 2);
   assert.equal(manager.sealed, false);
   assert.deepEqual(unsealed, ['x'], 'the unseal callbacks ran exactly once');
   // The same share sent twice at once by two clients counts once.
@@ -282,4 +292,40 @@ test('a seal requested while an unseal is running waits for it, then wipes what 
   assert.equal(manager.sealed, true);
   assert.equal(manager.sealStatus().progress, 0);
   throwsApi(() => manager.barrier(), 503, ['Vault is sealed']);
+});
+
+test('damaged core entries fail closed with STORE_CORRUPT and leave the store sealed with no progress', async () => {
+  // Malformed seal configuration: the store does not open at all.
+  const bad = new MemoryStorage();
+  await bad.put('core/seal-config', Buffer.from('{"type":"shamir","secret_shares":2,"secret_threshold":5}'));
+  await assert.rejects(SealManager.open(bad, OPTIONS), {
+    name: 'SecretStoreError',
+    code: 'STORE_CORRUPT',
+    message: 'core/seal-config in the data folder is malformed; restore the data folder from a backup',
+  });
+  await bad.put('core/seal-config', Buffer.from('not json'));
+  await assert.rejects(SealManager.open(bad, OPTIONS), { code: 'STORE_CORRUPT' });
+
+  const cases: [string, (p: MemoryStorage) => Promise<void>, string][] = [
+    ['stored keys missing', (p) => p.delete('core/hsm/barrier-unseal-keys'), 'core/hsm/barrier-unseal-keys is missing from the data folder; restore it from a backup'],
+    ['keyring missing', (p) => p.delete('core/keyring'), 'the keyring is missing from the data folder; restore it from a backup'],
+    [
+      'keyring altered',
+      async (p) => {
+        const kr = (await p.get('core/keyring')) ?? Buffer.alloc(0);
+        kr[kr.length - 1] = (kr[kr.length - 1] ?? 0) ^ 1;
+        await p.put('core/keyring', kr);
+      },
+      'a stored entry failed authentication: the data folder was altered or damaged; restore it from a backup',
+    ],
+  ];
+  for (const [name, damage, message] of cases) {
+    const physical = new MemoryStorage();
+    const { manager, keys } = await initializedStore(3, 2, physical);
+    await damage(physical);
+    await manager.unseal({ key: keys[0] });
+    await assert.rejects(manager.unseal({ key: keys[1] }), { name: 'SecretStoreError', code: 'STORE_CORRUPT', message }, name);
+    assert.equal(manager.sealed, true, name);
+    assert.equal(manager.sealStatus().progress, 0, name);
+  }
 });

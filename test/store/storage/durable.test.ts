@@ -20,6 +20,11 @@ async function startTime(pid: number): Promise<string> {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
 }
 
+/** The pid recorded in the folder's lock file. */
+async function lockPid(dir: string): Promise<unknown> {
+  return (JSON.parse(await readFile(join(dir, LOCK_FILE), 'utf8')) as { pid?: unknown }).pid;
+}
+
 const bootId = async (): Promise<string> => (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
 
 test('openDurableStorage: creates the folder 0700, locks it with pid/start/boot, unlocks on close (idempotent)', () =>
@@ -53,7 +58,7 @@ test('a lock held by a live process refuses a second opener with STORE_LOCKED', 
       code: 'STORE_LOCKED',
       message: `the data folder ${dir} is in use by process 1; stop it or use another --data folder`,
     });
-    assert.equal(JSON.parse(await readFile(join(dir, LOCK_FILE), 'utf8')).pid, 1, 'the holder keeps its lock');
+    assert.equal(await lockPid(dir), 1, 'the holder keeps its lock');
   }));
 
 test('stale locks are taken over: dead pid, a pid reused after a power cut (other boot / other start time), garbage', () =>
@@ -74,7 +79,7 @@ test('stale locks are taken over: dead pid, a pid reused after a power cut (othe
       await writeFile(join(dir, LOCK_FILE), text);
       const s = await openDurableStorage(dir);
       assert.deepEqual(await s.get('a'), Buffer.from('1'), text);
-      assert.equal(JSON.parse(await readFile(join(dir, LOCK_FILE), 'utf8')).pid, process.pid);
+      assert.equal(await lockPid(dir), process.pid);
       await s.close();
     }
   }));

@@ -329,3 +329,17 @@ test('a compaction that fails is skipped: no crash, no unhandled rejection, writ
     assert.equal((await third.get('hot'))?.subarray(big.length).toString(), 'n79');
     await third.close();
   }));
+
+test('a compaction that crashed before its rename left only its temp file: removed at open, the log is intact', () =>
+  withDir(async (dir) => {
+    const s = await LogStorage.open(dir);
+    await s.put('k', Buffer.from('v'));
+    await s.close();
+    // Whatever the temp file holds (here: a half-written snapshot claiming another value), it is never read.
+    const half = encodeRecord(1, Buffer.from('k'), Buffer.from('from the unfinished snapshot'));
+    await writeFile(join(dir, 'store.log.compact.tmp'), half.subarray(0, 20));
+    const again = await LogStorage.open(dir);
+    assert.deepEqual(await again.get('k'), Buffer.from('v'));
+    await again.close();
+    assert.deepEqual((await readdir(dir)).sort(), [LOG_FILE]);
+  }));
