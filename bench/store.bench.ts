@@ -19,6 +19,8 @@ const CONNECTIONS = Number(process.env.STORE_BENCH_CONNECTIONS ?? '16');
 const CASES = (process.env.STORE_BENCH_CASES ?? 'bare,read,write').split(',');
 /** Extra node flags for the store process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see what limits it. */
 const STORE_NODE_ARGS = (process.env.STORE_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+/** Extra `serve` arguments, e.g. `--log-level warn` to see what the per-request log line costs. */
+const SERVE_ARGS = (process.env.STORE_BENCH_SERVE_ARGS ?? '').split(' ').filter((a) => a !== '');
 /** Extra node flags for the bare server process (the same profile flags, to compare where its time goes). */
 const BARE_NODE_ARGS = (process.env.STORE_BENCH_BARE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 
@@ -128,7 +130,7 @@ interface Row {
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'sss-bench-'));
   const bare = await spawnListening([...BARE_NODE_ARGS, '-e', BARE_SERVER]);
-  const store = await spawnListening([...STORE_NODE_ARGS, CLI_MAIN, 'serve', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0']);
+  const store = await spawnListening([...STORE_NODE_ARGS, CLI_MAIN, 'serve', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0', ...SERVE_ARGS]);
   const rows: Row[] = [];
   try {
     // Set up the store: init 1/1, unseal, KV v2 at secret/, a policy-limited token.

@@ -20,11 +20,21 @@ export function looksLikePlaintext(obj: JsonObject): boolean {
   return 'keys' in obj || 'keys_base64' in obj;
 }
 
-/** Strict standard base64 (padded), verified by re-encoding. */
-function decodeBase64Strict(text: string): Buffer | undefined {
+const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/**
+ * Strict standard base64 (padded, canonical: the bits the padding leaves unused are zero), so that exactly one text
+ * stands for each share. Checked on the text itself rather than by re-encoding, which would make one more string of
+ * the secret.
+ */
+export function decodeBase64Strict(text: string): Buffer | undefined {
   if (text.length === 0 || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(text)) return undefined;
+  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  // The last data character carries 2 (one '=') or 4 (two '=') bits that must be zero.
+  const last = BASE64_ALPHABET.indexOf(text.charAt(text.length - 1 - pad));
+  if (pad > 0 && (last & (pad === 1 ? 0b11 : 0b1111)) !== 0) return undefined;
   const bytes = Buffer.from(text, 'base64');
-  if (bytes.toString('base64') !== text) {
+  if (bytes.length !== (text.length / 4) * 3 - pad) {
     wipe(bytes);
     return undefined;
   }

@@ -270,3 +270,23 @@ test('sealing drops the logical layer: every logical path 503, data back after u
   assert.ok(logLines.some((l) => l.includes('sys/seal')));
   assert.ok(!logLines.some((l) => l.includes(root)));
 });
+
+test('decrypted-entry and token caches: writes, deletes and revocations show at once, also across seal/unseal', async () => {
+  const read = async (): Promise<TestResponse> => asRoot('GET', 'secret/data/cache/item');
+  assert.equal((await asRoot('POST', 'secret/data/cache/item', { data: { v: '1' } })).status, 200);
+  assert.deepEqual((data(await read()).data as Json).v, '1');
+  assert.deepEqual((data(await read()).data as Json).v, '1');
+  assert.equal((await asRoot('POST', 'secret/data/cache/item', { data: { v: '2' } })).status, 200);
+  assert.deepEqual((data(await read()).data as Json).v, '2');
+  const token = ((json(await asRoot('POST', 'auth/token/create', { policies: ['default'] })).auth as Json).client_token as string);
+  assert.equal((await api('GET', 'auth/token/lookup-self', { token })).status, 200);
+  assert.equal((await asRoot('POST', 'auth/token/revoke', { token })).status, 204);
+  assert.deepEqual(json(await api('GET', 'auth/token/lookup-self', { token })), { errors: ['permission denied', 'invalid token'] });
+  assert.equal((await api('PUT', 'sys/seal', { token: root })).status, 204);
+  assert.equal((await read()).status, 503);
+  await unsealAll();
+  assert.deepEqual((data(await read()).data as Json).v, '2');
+  assert.equal((await api('GET', 'auth/token/lookup-self', { token })).status, 403);
+  assert.equal((await asRoot('DELETE', 'secret/metadata/cache/item')).status, 204);
+  assert.equal((await read()).status, 404);
+});

@@ -197,6 +197,11 @@ function headerValue(v: string | string[] | undefined): string | undefined {
 /** Reads the body; resolves undefined as soon as it exceeds `max` bytes (checked up front from Content-Length). */
 function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | undefined> {
   const declared = req.headers['content-length'];
+  // No Content-Length and no Transfer-Encoding: the request has no body (RFC 9112 §6.3), which is every plain GET.
+  // node:http discards the (empty) body itself once the response ends; no listeners or buffers are needed.
+  if ((declared === undefined || declared === '0') && req.headers['transfer-encoding'] === undefined) {
+    return Promise.resolve(Buffer.alloc(0));
+  }
   if (declared !== undefined && Number(declared) > max) {
     req.resume();
     return Promise.resolve(undefined);

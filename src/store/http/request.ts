@@ -38,14 +38,18 @@ export function parseTarget(target: string): ParsedTarget {
   }
   let decoded: string;
   try {
-    decoded = decodeURIComponent(rawPath);
+    // Most targets have nothing to decode; skip the work then (this runs on every request).
+    decoded = rawPath.includes('%') ? decodeURIComponent(rawPath) : rawPath;
   } catch {
     throw new StoreApiError(400, 'invalid request path');
   }
   if (!decoded.startsWith('/v1/')) return { path: undefined, query };
   // Vault cleans the path (path.Clean): collapse repeated slashes. A trailing slash is kept (it marks lists).
-  const path = decoded.slice(4).replace(/\/{2,}/g, '/').replace(/^\//, '');
-  if (path.split('/').some((seg) => seg === '..' || seg === '.')) throw new StoreApiError(400, 'invalid request path');
+  let path = decoded.slice(4);
+  if (path.includes('//') || path.startsWith('/')) path = path.replace(/\/{2,}/g, '/').replace(/^\//, '');
+  if (path.includes('.') && path.split('/').some((seg) => seg === '..' || seg === '.')) {
+    throw new StoreApiError(400, 'invalid request path');
+  }
   return { path, query };
 }
 

@@ -68,11 +68,16 @@ const INVALID_PATH_COMMAND: Readonly<Record<string, string>> = {
   delete: 'delete',
 };
 
+/** Most key paths whose version folder name (a SHA-256) a backend remembers. */
+export const VERSION_FOLDER_CACHE_ENTRIES = 1024;
+
 /** A KV v2 backend over a mount's own storage. */
 export class KvV2Backend implements LogicalBackend {
   private readonly storage: Storage;
   private readonly now: () => number;
   private lock: Promise<unknown> = Promise.resolve();
+  /** Key path → `versions/<sha256(path)>/`: a pure function, remembered so hot reads hash nothing. */
+  private readonly versionFolders = new Map<string, string>();
 
   /** `storage` is the mount's namespace (a PrefixedStorage over the barrier). */
   constructor(storage: Storage, options: KvV2Options = {}) {
@@ -103,8 +108,18 @@ export class KvV2Backend implements LogicalBackend {
     return this.getJson<KeyMeta>('metadata/' + path);
   }
 
+  private versionFolder(path: string): string {
+    let folder = this.versionFolders.get(path);
+    if (folder === undefined) {
+      folder = `versions/${sha256(path).toString('hex')}/`;
+      if (this.versionFolders.size >= VERSION_FOLDER_CACHE_ENTRIES) this.versionFolders.clear();
+      this.versionFolders.set(path, folder);
+    }
+    return folder;
+  }
+
   private versionKey(path: string, n: number): string {
-    return `versions/${sha256(path).toString('hex')}/${n}`;
+    return this.versionFolder(path) + String(n);
   }
 
   /** Existence check (create vs update): `data/<p>` and `metadata/<p>` exist when the key has metadata. */
@@ -347,7 +362,7 @@ export class KvV2Backend implements LogicalBackend {
     this.requireKey(key);
     const meta = await this.meta(key);
     if (meta === undefined) return { status: 204 };
-    const folder = `versions/${sha256(key).toString('hex')}/`;
+    const folder = this.versionFolder(key);
     for (const n of await this.storage.list(folder)) await this.storage.delete(folder + n);
     await this.storage.delete('metadata/' + key);
     return { status: 204 };

@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import fc from 'fast-check';
-import { ListRequestRewriter, ListRewritingStream, MAX_TRACKED_HEAD_BYTES, rewriteListLine } from '../../../src/store/http/list-rewrite.js';
+import {
+  ListRequestRewriter,
+  ListRewritingStream,
+  MAX_TRACKED_HEAD_BYTES,
+  attachListRewriter,
+  rewriteListLine,
+} from '../../../src/store/http/list-rewrite.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 /** Feeds chunks in order; also checks that `lastPushUnchanged` is only ever claimed when it is true. */
@@ -116,8 +122,11 @@ test('property: any split of a request stream into chunks gives the same output 
   );
 });
 
-/** An echo server behind the rewriter: answers `METHOD URL BODY` for each request. */
-async function startEcho(): Promise<{ port: number; close: () => Promise<void> }> {
+/**
+ * An echo server behind the rewriter: answers `METHOD URL BODY` for each request. `attached` installs the rewriter on
+ * the socket itself (what the store does); otherwise the socket is wrapped in a {@link ListRewritingStream}.
+ */
+async function startEcho(attached = false): Promise<{ port: number; close: () => Promise<void> }> {
   const httpServer = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -129,7 +138,12 @@ async function startEcho(): Promise<{ port: number; close: () => Promise<void> }
   const netServer = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    httpServer.emit('connection', new ListRewritingStream(socket));
+    if (attached) {
+      attachListRewriter(socket);
+      httpServer.emit('connection', socket);
+    } else {
+      httpServer.emit('connection', new ListRewritingStream(socket));
+    }
   });
   await new Promise<void>((resolve) => netServer.listen(0, '127.0.0.1', resolve));
   const port = (netServer.address() as net.AddressInfo).port;
@@ -216,5 +230,50 @@ test('raw socket: without the rewriter Node rejects LIST (why the rewriter exist
         resolve();
       });
     });
+  }
+});
+
+for (const attached of [false, true]) {
+  const how = attached ? 'attached to the socket' : 'as a stream wrapper';
+  test(`raw socket (${how}): pipelined requests, a chunked body split mid-chunk, and a LIST split mid-line`, async () => {
+    const echo = await startEcho(attached);
+    try {
+      const text = await rawExchange(
+        echo.port,
+        [
+          'GET /v1/one HTTP/1.1\r\nHost: a\r\n\r\nPOST /v1/two HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhel',
+          'loPUT /v1/three HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nchu',
+          'nky\r\n0\r\n\r\nLI',
+          'ST /v1/four HTTP/1.1\r\nHost: a\r\n\r\n',
+          'GET /v1/LIST HTTP/1.1\r\nHost: a\r\n\r\n',
+        ],
+        5,
+      );
+      assert.match(text, /GET \/v1\/one /);
+      assert.match(text, /POST \/v1\/two hello/);
+      assert.match(text, /PUT \/v1\/three chunky/);
+      assert.match(text, /GET \/v1\/four\?list=true /);
+      assert.match(text, /GET \/v1\/LIST /);
+      // A body that looks like a LIST request line is body, not a request.
+      const body = 'LIST /v1/x HTTP/1.1\r\n';
+      const t2 = await rawExchange(echo.port, [`POST /v1/b HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n${body}`], 1);
+      assert.ok(t2.includes(`POST /v1/b ${body}`));
+    } finally {
+      await echo.close();
+    }
+  });
+}
+
+test('attachListRewriter: a socket closed while a LIST line is incomplete ends cleanly', async () => {
+  const echo = await startEcho(true);
+  try {
+    const socket = net.connect(echo.port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', () => undefined);
+    socket.end('LIST /v1/half');
+    await closed;
+  } finally {
+    await echo.close();
   }
 });

@@ -4,7 +4,7 @@ import { StoreApiError } from '../../../src/store/api-error.js';
 import type { CallerContext } from '../../../src/store/backend.js';
 import type { JsonObject, LogicalAuth, LogicalRequest, Operation } from '../../../src/store/logical.js';
 import { MemoryStorage, type Storage } from '../../../src/store/storage/storage.js';
-import { TokenStore } from '../../../src/store/tokens/token-store.js';
+import { TOKEN_KEY_CACHE_ENTRIES, TokenStore } from '../../../src/store/tokens/token-store.js';
 
 const TOKEN_RE = /^hvs\.[0-9A-Za-z]{24}$/;
 
@@ -374,4 +374,57 @@ test('randomBase62 (token ids, accessors): exact length, full alphabet, no visib
   // Expected 2000 each; a 5-sigma band (sd ≈ 44) keeps this from ever flaking.
   for (const [ch, n] of counts) assert.ok(n > 1780 && n < 2220, `${ch}: ${n}`);
   assert.throws(() => randomBase62(-1), RangeError);
+});
+
+test('token key cache: resolved tokens skip the HMAC, yet revocation, expiry and num_uses apply at once', async () => {
+  const { ts, root, c } = await setup();
+  const a = await create(ts, root, { policies: ['a'], ttl: '1h' });
+  const b = await create(ts, root, { policies: ['a'], num_uses: 2 });
+  const revoked = await create(ts, root, { policies: ['a'] });
+  for (const t of [a, b, revoked]) assert.ok(await ts.resolve(t.client_token));
+  const remembered = ts.cachedTokenKeys;
+  assert.ok(remembered >= 3);
+  // Unknown ids are never remembered (a client cannot push real entries out with junk).
+  assert.equal(await ts.resolve('hvs.' + 'x'.repeat(24)), undefined);
+  assert.equal(ts.cachedTokenKeys, remembered);
+  // Revocation: the very next resolve fails, and the id is forgotten.
+  await ts.handle(req('update', 'revoke', { token: revoked.client_token }), root);
+  assert.equal(await ts.resolve(revoked.client_token), undefined);
+  assert.equal(ts.cachedTokenKeys, remembered - 1);
+  // num_uses: counted on the entry itself, not on the cached mapping.
+  await ts.consumeUse(b.client_token);
+  assert.equal((await ts.resolve(b.client_token))?.num_uses, 1);
+  await ts.consumeUse(b.client_token);
+  assert.equal(await ts.resolve(b.client_token), undefined);
+  // Expiry.
+  c.advance(3600);
+  assert.equal(await ts.resolve(a.client_token), undefined);
+  // A token differing from a remembered one in its last character is not confused with it.
+  const live = await create(ts, root, { policies: ['a'] });
+  assert.ok(await ts.resolve(live.client_token));
+  const last = live.client_token.slice(-1);
+  const near = live.client_token.slice(0, -1) + (last === 'A' ? 'B' : 'A');
+  assert.equal(await ts.resolve(near), undefined);
+});
+
+test('token key cache is bounded and forgetSecrets empties it', async () => {
+  const { ts, rootId } = await setup();
+  const ids: string[] = [rootId];
+  // Custom ids need no randomness and keep this fast; each needs sudo (root has it).
+  for (let i = 0; i < TOKEN_KEY_CACHE_ENTRIES + 5; i++) {
+    const r = await ts.handle(req('update', 'create', { id: `bench-token-${i}`, policies: ['a'] }), {
+      clientToken: rootId,
+      policies: ['root'],
+      sudo: true,
+      root: true,
+    });
+    ids.push((r.auth as LogicalAuth).client_token);
+  }
+  for (const id of ids) assert.ok(await ts.resolve(id));
+  assert.equal(ts.cachedTokenKeys, TOKEN_KEY_CACHE_ENTRIES);
+  // Evicted ids still resolve (through the HMAC).
+  assert.ok(await ts.resolve(rootId));
+  ts.forgetSecrets();
+  assert.equal(ts.cachedTokenKeys, 0);
+  assert.ok(await ts.resolve(ids[5] ?? ''));
 });
