@@ -269,7 +269,11 @@ test('attachListRewriter: a socket closed while a LIST line is incomplete ends c
   try {
     const socket = net.connect(echo.port, '127.0.0.1');
     await new Promise<void>((resolve) => socket.once('connect', resolve));
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const closed = new Promise<void>((resolve) => {
+      socket.once('close', () => {
+        resolve();
+      });
+    });
     socket.on('data', () => undefined);
     socket.end('LIST /v1/half');
     await closed;
