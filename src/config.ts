@@ -164,7 +164,8 @@ export function resolveConfig(raw: Raw, overrides: ConfigOverrides, env: NodeJS.
   const abs = (p: string): string => (p === '' || isAbsolute(p) ? p : resolve(cwd, p));
 
   let nodes: string[];
-  const envAddr = env.VAULT_ADDR ?? env.BAO_ADDR;
+  // The first non-empty of VAULT_ADDR, BAO_ADDR: an exported but empty VAULT_ADDR must not hide BAO_ADDR.
+  const envAddr = [env.VAULT_ADDR, env.BAO_ADDR].find((a) => a !== undefined && a !== '');
   if (overrides.addrs !== undefined && overrides.addrs.length > 0) nodes = overrides.addrs;
   else if (envAddr !== undefined && envAddr !== '') nodes = [envAddr];
   else nodes = [`${protocol}://${host.includes(':') ? `[${host}]` : host}:${port}`];

@@ -47,6 +47,11 @@ test('configuration.yaml in the working directory, overridden by SECRETSTORE_<KE
     assert.equal(flags.config.intervalSeconds, 7);
     const env = await loadConfig({}, { BAO_ADDR: 'http://bao:8200' }, dir);
     assert.deepEqual(env.config.nodes, ['http://bao:8200']);
+    // VAULT_ADDR wins over BAO_ADDR; an exported but empty VAULT_ADDR does not hide BAO_ADDR.
+    const both = await loadConfig({}, { VAULT_ADDR: 'http://vault:8200', BAO_ADDR: 'http://bao:8200' }, dir);
+    assert.deepEqual(both.config.nodes, ['http://vault:8200']);
+    const emptyVault = await loadConfig({}, { VAULT_ADDR: '', BAO_ADDR: 'http://bao:8200' }, dir);
+    assert.deepEqual(emptyVault.config.nodes, ['http://bao:8200']);
   } finally {
     await removeTempDir(dir);
   }

@@ -23,7 +23,8 @@ import { inspectKeyFile, withKeyFileLock, type InitSecrets, type KeyFileLocation
 import type { VaultClient } from '../vault/client.js';
 import { LazyIkm } from './ikm.js';
 import { makeClients } from './nodes.js';
-import { delay, waitForStore } from './wait.js';
+import { waitForStore } from './wait.js';
+import { delay } from '../vault/transport.js';
 import { unsealNode } from './unseal.js';
 import { loadSecrets, saveSecrets, wipeSecrets, type KeyFileAccess } from './key-store.js';
 import { generateRootToken, revokeOtherRootTokens } from './root-token.js';

@@ -18,24 +18,23 @@ export interface NodeState {
   lastCheck: number;
 }
 
+function freshState(address: string): NodeState {
+  return { address, sealed: undefined, reachable: false, unsealAttempts: 0, unsealFailures: 0, checkErrors: 0, lastUnsealSuccess: 0, lastCheck: 0 };
+}
+
 /** All nodes' states, shared by the loop (writer) and the HTTP endpoint (reader). */
 export class WatchMetrics {
   readonly nodes: Map<string, NodeState>;
 
   constructor(addresses: readonly string[]) {
-    this.nodes = new Map(
-      addresses.map((address) => [
-        address,
-        { address, sealed: undefined, reachable: false, unsealAttempts: 0, unsealFailures: 0, checkErrors: 0, lastUnsealSuccess: 0, lastCheck: 0 },
-      ]),
-    );
+    this.nodes = new Map(addresses.map((address) => [address, freshState(address)]));
   }
 
   /** The state of `address` (created on first use). */
   node(address: string): NodeState {
     let state = this.nodes.get(address);
     if (state === undefined) {
-      state = { address, sealed: undefined, reachable: false, unsealAttempts: 0, unsealFailures: 0, checkErrors: 0, lastUnsealSuccess: 0, lastCheck: 0 };
+      state = freshState(address);
       this.nodes.set(address, state);
     }
     return state;

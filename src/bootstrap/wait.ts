@@ -7,6 +7,7 @@ import { SecretStoreError, isSecretStoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { VaultClient } from '../vault/client.js';
 import type { HealthResponse } from '../vault/types.js';
+import { delay } from '../vault/transport.js';
 
 /** Health states the flow acts on: active, standby, uninitialized, sealed. */
 export const KNOWN_HEALTH = new Set([200, 429, 501, 503]);
@@ -17,25 +18,6 @@ export interface WaitOptions {
   timeoutMs: number;
   log: Logger;
   signal?: AbortSignal;
-}
-
-/** Sleeps `ms`, or rejects with ABORTED when `signal` fires. */
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted === true) {
-      reject(new SecretStoreError('ABORTED', 'interrupted'));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new SecretStoreError('ABORTED', 'interrupted'));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Polls `client.health()` until it answers 200/429/501/503; STORE_UNREACHABLE after `timeoutMs`. */

@@ -2,8 +2,14 @@
  * The unseal daemon (`watch`; EdgeX issue #1944, defect 10): keeps every listed node unsealed. Each node is
  * checked every interval; a sealed node (restarted) is unsealed within one interval. The IKM is fetched only when an
  * unseal is needed — a fresh hook run each time, since a hook may release it a limited number of times per boot —
- * and wiped right after. Errors back off exponentially per node (interval × 2^n, capped). The key file is only
- * read, never rewritten (that is bootstrap's job), so watch can run beside it.
+ * and wiped right after. The key file is only read, never rewritten (that is bootstrap's job), so watch can run
+ * beside it.
+ *
+ * Errors: a node that does not answer `sys/seal-status` (down, restarting) keeps being polled every interval — one
+ * cheap GET, no hook, no secret — so that its restart is caught within one interval; it is logged once when it goes
+ * down and once when it is back. Any other failure (the unseal is rejected, the hook or the key file fails, the node
+ * is not initialized) backs off exponentially per node (interval × 2^(n−1), capped): repeating it at once would
+ * spend the hook's per-boot releases and flood the log without any chance of a different result.
  */
 import { SecretStoreError, isSecretStoreError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -17,7 +23,7 @@ import { unsealNode } from './unseal.js';
 import { wipeSecrets } from './key-store.js';
 import { keyFileLocation } from './flow.js';
 import type { WatchMetrics } from './metrics.js';
-import { delay } from './wait.js';
+import { delay } from '../vault/transport.js';
 
 /** Inputs of {@link runWatch}. */
 export interface WatchOptions {
@@ -34,6 +40,21 @@ export interface WatchOptions {
   maxBackoffMs?: number;
   /** Stop after this many rounds (tests); forever by default. */
   maxRounds?: number;
+  /** Time source and sleep (tests inject a virtual clock); real time by default. */
+  clock?: WatchClock;
+}
+
+/** The daemon's view of time. */
+export interface WatchClock {
+  now(): number;
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+const REAL_CLOCK: WatchClock = { now: () => Date.now(), sleep: delay };
+
+/** The wait after the `failures`-th consecutive failure of a node (failures ≥ 1): interval × 2^(failures−1), capped. */
+export function backoffMs(failures: number, intervalMs: number, maxBackoffMs: number): number {
+  return Math.min(intervalMs * 2 ** Math.min(Math.max(failures, 1) - 1, 30), Math.max(maxBackoffMs, intervalMs));
 }
 
 /** Checks one node and unseals it when needed. Throws on failure (the caller counts and backs off). */
@@ -87,39 +108,51 @@ export async function checkNode(client: VaultClient, options: Omit<WatchOptions,
 /** Runs the daemon until `signal` fires (resolves then) or `maxRounds` rounds have run. */
 export async function runWatch(options: WatchOptions): Promise<void> {
   const clients = await makeClients(options.config, options.log, options.signal);
+  const clock = options.clock ?? REAL_CLOCK;
   const maxBackoff = options.maxBackoffMs ?? 300_000;
-  const errors = new Map<string, number>();
+  /** Consecutive failures other than "not answering", per node (they drive the backoff). */
+  const failures = new Map<string, number>();
   const nextAt = new Map<string, number>();
+  const down = new Set<string>();
   options.log.info('watch starting', { nodes: clients.map((c) => c.address).join(','), intervalMs: options.intervalMs });
   for (let round = 0; options.maxRounds === undefined || round < options.maxRounds; round++) {
     if (options.signal.aborted) break;
-    const now = Date.now();
+    const now = clock.now();
     await Promise.all(
       clients.map(async (client) => {
         if ((nextAt.get(client.address) ?? 0) > now) return;
+        const state = options.metrics.node(client.address);
         try {
           await checkNode(client, options);
-          if ((errors.get(client.address) ?? 0) > 0) options.log.info('node healthy again', { node: client.address });
-          errors.set(client.address, 0);
+          const wasDown = down.delete(client.address);
+          if (wasDown || (failures.get(client.address) ?? 0) > 0) options.log.info('node healthy again', { node: client.address });
+          failures.set(client.address, 0);
           nextAt.set(client.address, 0);
         } catch (err) {
           if (isSecretStoreError(err, 'ABORTED')) return;
-          const n = (errors.get(client.address) ?? 0) + 1;
-          errors.set(client.address, n);
-          options.metrics.node(client.address).checkErrors++;
-          const backoff = Math.min(options.intervalMs * 2 ** Math.min(n - 1, 30), maxBackoff);
-          nextAt.set(client.address, Date.now() + backoff);
-          options.log.error('node check failed', {
-            node: client.address,
-            code: isSecretStoreError(err) ? err.code : 'INTERNAL',
-            error: isSecretStoreError(err) ? err.message : describeUnexpected(err),
-            retryInMs: backoff,
-          });
+          state.checkErrors++;
+          const code = isSecretStoreError(err) ? err.code : 'INTERNAL';
+          const error = isSecretStoreError(err) ? err.message : describeUnexpected(err);
+          if (!state.reachable) {
+            // Not answering: poll again next round (a restart must be caught within one interval); log the transition only.
+            nextAt.set(client.address, 0);
+            if (!down.has(client.address)) {
+              down.add(client.address);
+              options.log.warn('node not answering; polling every interval', { node: client.address, code, error, intervalMs: options.intervalMs });
+            }
+            return;
+          }
+          down.delete(client.address);
+          const n = (failures.get(client.address) ?? 0) + 1;
+          failures.set(client.address, n);
+          const backoff = backoffMs(n, options.intervalMs, maxBackoff);
+          nextAt.set(client.address, clock.now() + backoff);
+          options.log.error('node check failed', { node: client.address, code, error, failures: n, retryInMs: backoff });
         }
       }),
     );
     try {
-      await delay(options.intervalMs, options.signal);
+      await clock.sleep(options.intervalMs, options.signal);
     } catch {
       break;
     }

@@ -60,8 +60,8 @@ class TransportError extends Error {
   }
 }
 
-/** Sleeps `ms`, or rejects with ABORTED when `signal` fires. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+/** Sleeps `ms`, or rejects with ABORTED when `signal` fires (the one abortable delay of the client and the flows). */
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted === true) {
       reject(new SecretStoreError('ABORTED', 'interrupted'));
@@ -135,9 +135,9 @@ export class VaultTransport {
             `cannot reach the secret store at ${this.address} (${err.detail}); check that it runs and the address (Host/Port/Protocol or --addr)`,
           );
         }
-        const delay = this.retryDelayMs * 2 ** attempt;
-        this.log?.debug('retrying request after a transport error', { node: this.address, path, error: err.detail, delayMs: delay });
-        await sleep(delay, this.signal);
+        const wait = this.retryDelayMs * 2 ** attempt;
+        this.log?.debug('retrying request after a transport error', { node: this.address, path, error: err.detail, delayMs: wait });
+        await delay(wait, this.signal);
       }
     }
   }

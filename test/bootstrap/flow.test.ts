@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FakeVault } from '../helpers/fake-vault.js';
@@ -15,6 +16,8 @@ import { runBootstrap, type BootstrapOptions } from '../../src/bootstrap/flow.js
 import { inspectKeyFile, readKeyFile } from '../../src/keyfile/keyfile.js';
 import type { IkmSource } from '../../src/vmk/ikm-hook.js';
 import { isSecretStoreError } from '../../src/errors.js';
+import { assertNoSecrets } from '../helpers/secret-scan.js';
+import { INIT_MARKER } from '../../src/bootstrap/init-marker.js';
 
 class FixedIkm implements IkmSource {
   readonly description = 'test IKM';
@@ -27,6 +30,29 @@ class FixedIkm implements IkmSource {
     this.calls++;
     return Promise.resolve(Buffer.from(this.ikm));
   }
+}
+
+/** Every log line and error message of every flow below, and every secret the flows handled (scanned at the end). */
+const scanned: string[] = [];
+const secrets: { label: string; value: Buffer }[] = [];
+/** A debug logger whose lines join the scan. */
+function scanLog(lines: string[] = scanned): Logger {
+  return new Logger({ level: 'debug', sink: (l) => lines.push(l) });
+}
+/** Runs a flow, adding its error message (if any) to the scan. */
+async function scanRun<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    scanned.push(err instanceof Error ? `${err.name}: ${err.message}\n${err.stack ?? ''}` : String(err));
+    throw err;
+  }
+}
+/** Adds a fake store's secrets (shares, every token it ever issued, root tokens included) to the scan. */
+function collectSecrets(fake: FakeVault, ikm?: Buffer): void {
+  if (ikm !== undefined) secrets.push({ label: 'IKM', value: ikm });
+  fake.shares.forEach((value, i) => secrets.push({ label: `share ${i}`, value }));
+  fake.issued.forEach((t) => secrets.push({ label: `token ${t.policies.join('+')}`, value: Buffer.from(t.id) }));
 }
 
 interface Harness {
@@ -51,7 +77,7 @@ async function harness(settings: Record<string, unknown> = {}): Promise<Harness>
   );
   const ikm = randomBytes(32);
   const lines: string[] = [];
-  const log = new Logger({ level: 'debug', sink: (l) => lines.push(l) });
+  const log = scanLog(lines);
   return {
     fake,
     dir,
@@ -60,9 +86,11 @@ async function harness(settings: Record<string, unknown> = {}): Promise<Harness>
     lines,
     run: (extra = {}) => {
       const source = extra.hook === false ? undefined : new FixedIkm(extra.ikm ?? ikm);
-      return runBootstrap({ config, log, ...(source === undefined ? {} : { ikmSource: source }), ...extra });
+      return scanRun(runBootstrap({ config, log, ...(source === undefined ? {} : { ikmSource: source }), ...extra }));
     },
     close: async () => {
+      scanned.push(...lines);
+      collectSecrets(fake, ikm);
       await fake.stop();
       await removeTempDir(dir);
     },
@@ -76,15 +104,27 @@ function rootTokens(fake: FakeVault): number {
 test('first boot: init, encrypted v2 key file verified before unseal, provisioned, no root token left', async () => {
   const h = await harness();
   try {
+    // EdgeX defect 1: what is on disk when the store receives the first unseal share (and the init marker then).
+    const keyFilePath = join(h.config.tokenFolderPath, 'resp-init.json');
+    let onDiskAtFirstUnseal: Buffer | null | undefined;
+    let markerAtFirstUnseal: boolean | undefined;
+    h.fake.hook = (_req, _res, path) => {
+      if (path === 'sys/unseal' && onDiskAtFirstUnseal === undefined) {
+        onDiskAtFirstUnseal = existsSync(keyFilePath) ? readFileSync(keyFilePath) : null;
+        markerAtFirstUnseal = existsSync(join(h.config.tokenFolderPath, INIT_MARKER));
+      }
+      return false;
+    };
     const r = await h.run();
     assert.equal(r.initialized, true);
     assert.equal(r.initialState, 'uninitialized');
     assert.deepEqual(r.unsealedNodes, [h.fake.url]);
     assert.equal(h.fake.sealed, false);
-    // The key file was written before the first unseal request.
-    const saved = h.lines.findIndex((l) => l.includes('key file saved'));
-    const firstUnseal = h.lines.findIndex((l) => l.includes('unseal share accepted') || l.includes('node unsealed'));
-    assert.ok(saved >= 0 && firstUnseal > saved, 'saved before unsealing');
+    // The complete, encrypted key file was on disk before the first unseal request reached the store, and it is the
+    // file that decrypts to the store's shares (saved, verified, THEN unsealed).
+    assert.ok(onDiskAtFirstUnseal instanceof Buffer, 'the key file existed when the first unseal share was sent');
+    assert.deepEqual(onDiskAtFirstUnseal, await readFile(keyFilePath), 'and was already complete (not rewritten after)');
+    assert.equal(markerAtFirstUnseal, false, 'the init marker was cleared once the shares were durable');
     const summary = await inspectKeyFile({ dir: h.config.tokenFolderPath });
     assert.equal(summary?.format, 'v2');
     assert.equal(summary.encrypted, true);
@@ -198,7 +238,7 @@ test('uninitialized store but a key file exists: refuses to overwrite it', async
     const url = await fresh.start();
     try {
       const config = { ...h.config, nodes: [url] };
-      await assert.rejects(runBootstrap({ config, log: new Logger({ sink: () => undefined }), ikmSource: new FixedIkm(h.ikm) }), (err: unknown) => {
+      await assert.rejects(scanRun(runBootstrap({ config, log: scanLog(), ikmSource: new FixedIkm(h.ikm) })), (err: unknown) => {
         assert.ok(isSecretStoreError(err, 'STORE_KEYFILE_MISMATCH'));
         assert.match(err.message, /refusing to overwrite/);
         return true;
@@ -338,7 +378,7 @@ test('EdgeX defect 3: removing a stored root token re-saves the shares ENCRYPTED
     assert.equal((await inspectKeyFile({ dir: h.config.tokenFolderPath }))?.hasRootToken, true);
     h.fake.seal();
     const strict = { ...h.config, revokeRootTokens: true };
-    const r = await runBootstrap({ config: strict, log: new Logger({ sink: () => undefined }), ikmSource: new FixedIkm(h.ikm) });
+    const r = await scanRun(runBootstrap({ config: strict, log: scanLog(), ikmSource: new FixedIkm(h.ikm) }));
     assert.equal(r.keyFileRewritten, 'root-token-removed');
     const s = await inspectKeyFile({ dir: h.config.tokenFolderPath });
     assert.equal(s?.hasRootToken, false);
@@ -385,8 +425,7 @@ test('EdgeX defect 8: a relative hook path is refused before the store is touche
   const h = await harness();
   try {
     const { HookIkmSource } = await import('../../src/vmk/ikm-hook.js');
-    const log = new Logger({ sink: () => undefined });
-    await assert.rejects(runBootstrap({ config: h.config, log, ikmSource: new HookIkmSource({ path: 'ikm-dev' }) }), (err: unknown) =>
+    await assert.rejects(scanRun(runBootstrap({ config: h.config, log: scanLog(), ikmSource: new HookIkmSource({ path: 'ikm-dev' }) })), (err: unknown) =>
       isSecretStoreError(err, 'HOOK_INVALID_PATH'),
     );
     assert.equal(h.fake.initialized, false, 'no init without a working hook');
@@ -428,15 +467,16 @@ test('several nodes of one cluster: initialized once through the first, each uns
       return false;
     };
     const config = { ...h.config, nodes: [h.fake.url, url2] };
-    const r = await runBootstrap({ config, log: new Logger({ sink: () => undefined }), ikmSource: new FixedIkm(h.ikm) });
+    const r = await scanRun(runBootstrap({ config, log: scanLog(), ikmSource: new FixedIkm(h.ikm) }));
     assert.equal(r.initialized, true);
     assert.deepEqual(r.unsealedNodes, [h.fake.url, url2]);
     assert.equal(second.requests.filter((x) => x === 'PUT sys/init').length, 0, 'init only through the first node');
     assert.equal(second.sealed, false);
     second.seal();
-    const again = await runBootstrap({ config, log: new Logger({ sink: () => undefined }), ikmSource: new FixedIkm(h.ikm) });
+    const again = await scanRun(runBootstrap({ config, log: scanLog(), ikmSource: new FixedIkm(h.ikm) }));
     assert.deepEqual(again.unsealedNodes, [url2]);
   } finally {
+    collectSecrets(second);
     await second.stop();
     await h.close();
   }
@@ -465,4 +505,13 @@ test('init answered but lost (connection cut after the store initialized): never
   } finally {
     await h.close();
   }
+});
+
+test('no secret (IKM, shares, init and generated root tokens, issued tokens) in any log line or error text of the flows above', () => {
+  // Runs last (tests in a file run in order). Debug-level logs of every flow, success and failure, and the
+  // message and stack of every error a flow threw, against every secret in hex, base64 and text.
+  assert.ok(secrets.filter((s) => s.label === 'token root').length >= 20, 'root tokens (init and generated) were collected');
+  assert.ok(secrets.filter((s) => s.label.startsWith('share')).length >= 50, 'shares were collected');
+  assert.ok(scanned.filter((l) => l.includes('SecretStoreError')).length >= 8, 'failure messages were collected');
+  assertNoSecrets(scanned, secrets);
 });

@@ -1,4 +1,8 @@
-/** The watch loop against the fake: unseal on demand, IKM fetched only when needed, backoff on errors. */
+/**
+ * The watch loop against the fake: unseal on demand, IKM fetched only when needed, a node that does not answer is
+ * polled every interval (a restart is caught within one interval), other failures back off exponentially. Time is a
+ * virtual clock, so the schedule is asserted exactly, never a wall time.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -6,53 +10,143 @@ import { randomBytes } from 'node:crypto';
 import { FakeVault } from '../helpers/fake-vault.js';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
 import { Logger } from '../../src/log.js';
-import { resolveConfig } from '../../src/config.js';
+import { resolveConfig, type SecretStoreConfig } from '../../src/config.js';
 import { runBootstrap } from '../../src/bootstrap/flow.js';
-import { runWatch } from '../../src/bootstrap/watch.js';
+import { backoffMs, runWatch, type WatchClock } from '../../src/bootstrap/watch.js';
 import { WatchMetrics } from '../../src/bootstrap/metrics.js';
 import type { IkmSource } from '../../src/vmk/ikm-hook.js';
 
-test('unseals a sealed node, fetches the IKM only for that, and backs off while the node is down', async () => {
+/** A clock whose sleep advances virtual time at once. */
+function virtualClock(): WatchClock & { t: number } {
+  const c = {
+    t: 1_000_000,
+    now: () => c.t,
+    sleep: (ms: number) => {
+      c.t += ms;
+      return Promise.resolve();
+    },
+  };
+  return c;
+}
+
+interface WatchHarness {
+  fake: FakeVault;
+  config: SecretStoreConfig;
+  fetches: () => number;
+  source: () => IkmSource;
+  close(): Promise<void>;
+}
+
+async function bootstrapped(): Promise<WatchHarness> {
   const fake = new FakeVault();
   const url = await fake.start();
   const dir = await makeTempDir();
+  const config = resolveConfig({ TokenFolderPath: join(dir, 'a'), TokenProviderAdminTokenPath: join(dir, 't.json') }, { addrs: [url] }, {}, dir);
+  const ikm = randomBytes(32);
+  let fetches = 0;
+  const source = (): IkmSource => ({
+    description: 'test',
+    getIkm: () => {
+      fetches++;
+      return Promise.resolve(Buffer.from(ikm));
+    },
+  });
+  await runBootstrap({ config, ikmSource: source(), log: new Logger({ sink: () => undefined }) });
+  fetches = 0;
+  return {
+    fake,
+    config,
+    fetches: () => fetches,
+    source,
+    close: async () => {
+      await fake.stop();
+      await removeTempDir(dir);
+    },
+  };
+}
+
+test('backoffMs: interval × 2^(n−1), capped at the maximum (never below the interval)', () => {
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6, 7].map((n) => backoffMs(n, 1000, 20_000)),
+    [1000, 2000, 4000, 8000, 16_000, 20_000, 20_000],
+  );
+  assert.equal(backoffMs(1000, 1000, 300_000), 300_000, 'no overflow for long outages');
+  assert.equal(backoffMs(3, 5000, 1000), 5000, 'a cap below the interval is the interval');
+});
+
+test('unseals a sealed node, fetching the IKM only for that', async () => {
+  const h = await bootstrapped();
   try {
-    const config = resolveConfig({ TokenFolderPath: join(dir, 'a'), TokenProviderAdminTokenPath: join(dir, 't.json') }, { addrs: [url] }, {}, dir);
-    const ikm = randomBytes(32);
-    let fetches = 0;
-    const source = (): IkmSource => ({
-      description: 'test',
-      getIkm: () => {
-        fetches++;
-        return Promise.resolve(Buffer.from(ikm));
-      },
-    });
+    const metrics = new WatchMetrics(h.config.nodes);
+    const signal = new AbortController().signal;
     const quiet = new Logger({ sink: () => undefined });
-    await runBootstrap({ config, ikmSource: source(), log: quiet });
-    fetches = 0;
-    const metrics = new WatchMetrics(config.nodes);
-    const controller = new AbortController();
-    // Round 1: unsealed, nothing to do. Then seal: round 2 unseals.
-    await runWatch({ config, ikmSource: source, metrics, log: quiet, signal: controller.signal, intervalMs: 10, maxRounds: 2 });
-    assert.equal(fetches, 0, 'no IKM fetched while unsealed');
-    fake.seal();
-    await runWatch({ config, ikmSource: source, metrics, log: quiet, signal: controller.signal, intervalMs: 10, maxRounds: 1 });
-    assert.equal(fake.sealed, false);
-    assert.equal(fetches, 1);
-    const state = metrics.node(url);
+    await runWatch({ config: h.config, ikmSource: h.source, metrics, log: quiet, signal, intervalMs: 10, maxRounds: 2, clock: virtualClock() });
+    assert.equal(h.fetches(), 0, 'no IKM fetched while unsealed');
+    h.fake.seal();
+    await runWatch({ config: h.config, ikmSource: h.source, metrics, log: quiet, signal, intervalMs: 10, maxRounds: 1, clock: virtualClock() });
+    assert.equal(h.fake.sealed, false);
+    assert.equal(h.fetches(), 1);
+    const state = metrics.node(h.fake.url);
     assert.equal(state.unsealAttempts, 1);
     assert.equal(state.unsealFailures, 0);
     assert.ok(state.lastUnsealSuccess > 0);
-
-    // Down: errors back off (interval × 2^n), so 10 rounds of 10 ms make far fewer than 10 checks.
-    await fake.stop();
-    const lines: string[] = [];
-    await runWatch({ config, ikmSource: source, metrics, log: new Logger({ sink: (l) => lines.push(l) }), signal: controller.signal, intervalMs: 10, maxRounds: 12 });
-    const failures = lines.filter((l) => l.includes('node check failed')).length;
-    assert.ok(failures >= 2 && failures <= 6, `${failures} checks while down`);
-    assert.equal(metrics.node(url).reachable, false);
   } finally {
-    await fake.stop();
-    await removeTempDir(dir);
+    await h.close();
+  }
+});
+
+test('a node that does not answer is polled every interval and logged once; its restart is caught at the next round', async () => {
+  const h = await bootstrapped();
+  try {
+    const metrics = new WatchMetrics(h.config.nodes);
+    const lines: string[] = [];
+    const log = new Logger({ sink: (l) => lines.push(l) });
+    let answering = false;
+    h.fake.hook = (req, _res, path) => {
+      if (answering || path !== 'sys/seal-status') return false;
+      req.socket.destroy();
+      return true;
+    };
+    const clock = virtualClock();
+    const controller = new AbortController();
+    const rounds = 4;
+    await runWatch({ config: h.config, ikmSource: h.source, metrics, log, signal: controller.signal, intervalMs: 1000, maxRounds: rounds, clock });
+    const state = metrics.node(h.fake.url);
+    assert.equal(state.checkErrors, rounds, 'checked at every round, no backoff while it does not answer');
+    assert.equal(state.reachable, false);
+    assert.equal(lines.filter((l) => l.includes('node not answering; polling every interval')).length, 1, 'logged once');
+    // The store comes back sealed (a restart): the very next round unseals it.
+    answering = true;
+    h.fake.seal();
+    await runWatch({ config: h.config, ikmSource: h.source, metrics, log, signal: controller.signal, intervalMs: 1000, maxRounds: 1, clock });
+    assert.equal(h.fake.sealed, false);
+    assert.equal(h.fetches(), 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a failing unseal backs off exponentially (exact schedule), never fetching the IKM each round', async () => {
+  const h = await bootstrapped();
+  try {
+    // Shares of another store: every unseal is rejected (400).
+    h.fake.shares = h.fake.shares.map(() => randomBytes(33));
+    h.fake.seal();
+    const metrics = new WatchMetrics(h.config.nodes);
+    const lines: string[] = [];
+    const clock = virtualClock();
+    const signal = new AbortController().signal;
+    // 12 rounds of 10 ms: failures at t = 0, 10, 30, 70 (waits 10, 20, 40, then 80 runs past the last round).
+    await runWatch({ config: h.config, ikmSource: h.source, metrics, log: new Logger({ sink: (l) => lines.push(l) }), signal, intervalMs: 10, maxBackoffMs: 1000, maxRounds: 12, clock });
+    const waits = lines.filter((l) => l.includes('node check failed')).map((l) => Number(/retryInMs=(\d+)/.exec(l)?.[1]));
+    assert.deepEqual(waits, [10, 20, 40, 80]);
+    assert.ok(lines.every((l) => !l.includes('node check failed') || l.includes('code=UNSEAL_REJECTED')));
+    const state = metrics.node(h.fake.url);
+    assert.equal(state.unsealAttempts, 4);
+    assert.equal(state.unsealFailures, 4);
+    assert.equal(h.fetches(), 4, 'one hook run per attempt, none while backing off');
+    assert.equal(h.fake.sealed, true);
+  } finally {
+    await h.close();
   }
 });

@@ -31,6 +31,8 @@ export class FakeVault {
   mounts = new Map<string, { type: string; options: Record<string, string> }>([['sys/', { type: 'system', options: {} }]]);
   kv = new Map<string, unknown>();
   generateRoot: { nonce: string; otp: string; progress: Set<string> } | undefined;
+  /** Every token this fake ever handed out (root tokens from init and generate-root included), for secret scans. */
+  issued: Token[] = [];
   /** Requests seen: `METHOD path`. */
   requests: string[] = [];
   hook: FakeHook | undefined;
@@ -81,6 +83,7 @@ export class FakeVault {
   private newToken(policies: string[], orphan: boolean, meta: Record<string, string> = {}): Token {
     const t: Token = { id: `hvs.${randomBytes(12).toString('hex')}`, accessor: randomBytes(8).toString('hex'), policies, orphan, meta };
     this.tokens.set(t.id, t);
+    this.issued.push(t);
     return t;
   }
 

@@ -99,9 +99,17 @@ export class PolicyStore implements LogicalBackend {
 
   /** The ACL for a token's policies (unknown names are skipped, as in Vault); cached until a policy changes. */
   async getAcl(names: readonly string[]): Promise<Acl> {
+    // Hot path (every request): the names as the token lists them. A raw key that is not already normalized
+    // (lower case, sorted, unique) can never equal a normalized key, so both kinds share the map safely.
+    const raw = names.join('\n');
+    const hit = this.acls.get(raw);
+    if (hit !== undefined) return hit;
     const key = [...new Set(names.map((n) => n.toLowerCase()))].sort().join('\n');
     const cached = this.acls.get(key);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      this.acls.set(raw, cached);
+      return cached;
+    }
     const policies: Policy[] = [];
     for (const n of key === '' ? [] : key.split('\n')) {
       const p = await this.getPolicy(n);
@@ -109,6 +117,7 @@ export class PolicyStore implements LogicalBackend {
     }
     const acl = Acl.fromPolicies(policies);
     this.acls.set(key, acl);
+    this.acls.set(raw, acl);
     return acl;
   }
 
