@@ -279,7 +279,11 @@ test('wrong IKM: fails closed (KEYFILE_WRONG_IKM), file and store untouched', as
     h.fake.seal();
     const keyFile = join(h.config.tokenFolderPath, 'resp-init.json');
     const before = await readFile(keyFile);
-    await assert.rejects(h.run({ ikm: randomBytes(32) }), (err: unknown) => isSecretStoreError(err, 'KEYFILE_WRONG_IKM'));
+    await assert.rejects(h.run({ ikm: randomBytes(32) }), (err: unknown) => {
+      assert.ok(isSecretStoreError(err, 'KEYFILE_WRONG_IKM'));
+      assert.match(err.message, /the IKM does not decrypt .*resp-init\.json.*; nothing was changed/);
+      return true;
+    });
     assert.deepEqual(await readFile(keyFile), before);
     assert.equal(h.fake.sealed, true);
     assert.equal(h.fake.requests.filter((r) => r === 'PUT sys/unseal').length, 3, 'only the first boot unsealed');
@@ -398,7 +402,11 @@ test('EdgeX defect 4: an edgex file with fewer nonces than keys is a clean error
     const doc = JSON.parse(await readFile(path, 'utf8')) as { encrypted_keys: string[]; nonces: string[] };
     doc.nonces.pop();
     await writeFile(path, JSON.stringify(doc) + '\n');
-    await assert.rejects(h.run(), (err: unknown) => isSecretStoreError(err, 'KEYFILE_MALFORMED'));
+    await assert.rejects(h.run(), (err: unknown) => {
+      assert.ok(isSecretStoreError(err, 'KEYFILE_MALFORMED'));
+      assert.match(err.message, /has 5 encrypted keys but 4 nonces/);
+      return true;
+    });
     assert.equal(h.fake.sealed, true);
   } finally {
     await h.close();
@@ -425,9 +433,11 @@ test('EdgeX defect 8: a relative hook path is refused before the store is touche
   const h = await harness();
   try {
     const { HookIkmSource } = await import('../../src/vmk/ikm-hook.js');
-    await assert.rejects(scanRun(runBootstrap({ config: h.config, log: scanLog(), ikmSource: new HookIkmSource({ path: 'ikm-dev' }) })), (err: unknown) =>
-      isSecretStoreError(err, 'HOOK_INVALID_PATH'),
-    );
+    await assert.rejects(scanRun(runBootstrap({ config: h.config, log: scanLog(), ikmSource: new HookIkmSource({ path: 'ikm-dev' }) })), (err: unknown) => {
+      assert.ok(isSecretStoreError(err, 'HOOK_INVALID_PATH'));
+      assert.match(err.message, /must be absolute \(it is never looked up on PATH\)/);
+      return true;
+    });
     assert.equal(h.fake.initialized, false, 'no init without a working hook');
   } finally {
     await h.close();
@@ -447,7 +457,11 @@ test('EdgeX defect 9: a tampered key file is KEYFILE_TAMPERED, told apart from a
     assert.ok(m?.[1] !== undefined, 'v2 document has a ciphertext field');
     const flipped = text.replace(/"ciphertext":"[0-9a-f]/, `"ciphertext":"${m[1] === '0' ? '1' : '0'}`);
     await writeFile(path, flipped + '\n');
-    await assert.rejects(h.run(), (err: unknown) => isSecretStoreError(err, 'KEYFILE_TAMPERED'));
+    await assert.rejects(h.run(), (err: unknown) => {
+      assert.ok(isSecretStoreError(err, 'KEYFILE_TAMPERED'));
+      assert.match(err.message, /fails authentication although the IKM is right, so the file was altered or damaged/);
+      return true;
+    });
     assert.equal(h.fake.sealed, true);
   } finally {
     await h.close();
@@ -494,7 +508,11 @@ test('init answered but lost (connection cut after the store initialized): never
       req.socket.destroy();
       return true;
     };
-    await assert.rejects(h.run(), (err: unknown) => isSecretStoreError(err, 'STORE_UNREACHABLE'));
+    await assert.rejects(h.run(), (err: unknown) => {
+      assert.ok(isSecretStoreError(err, 'STORE_UNREACHABLE'));
+      assert.match(err.message, /cannot reach the secret store at http:\/\/127\.0\.0\.1:\d+ \(/);
+      return true;
+    });
     assert.equal(h.fake.requests.filter((r) => r === 'PUT sys/init').length, 1, 'init never sent twice');
     h.fake.hook = undefined;
     await assert.rejects(h.run(), (err: unknown) => {

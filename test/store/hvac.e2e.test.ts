@@ -70,12 +70,12 @@ function runClient(url: string): Promise<{ summary: Record<string, unknown>; std
   });
 }
 
-test('hvac 0.11.2 (Python) against serve: init, unseal, KV v2 with LIST, KV v1, policies, tokens, seal', async (t) => {
+test('hvac (Debian python3-hvac) against serve: init, unseal, KV v2 with LIST, KV v1, policies, tokens, seal', async (t) => {
   if (!requireHvac(t)) return;
   const serve = await startServe();
   try {
     const { summary } = await runClient(serve.url);
-    assert.equal(summary.hvac_version, '0.11.2');
+    assert.match(String(summary.hvac_version), /^\d+\.\d+/, 'hvac reports its version');
     const steps = summary.steps as Record<string, Record<string, unknown>>;
     // A failed step carries hvac's exception and message: show them all at once when anything broke.
     const failed = Object.entries(steps).filter(([, s]) => s.ok !== true);
