@@ -45,7 +45,12 @@ export class LazyIkm {
   wipe(): void {
     wipe(this.ikm);
     this.ikm = undefined;
-    const s = this.source as { wipe?: () => void } | undefined;
-    if (typeof s?.wipe === 'function') s.wipe();
+    wipeIkmSource(this.source);
   }
+}
+
+/** Erases a source's cached IKM when it keeps one (HookIkmSource does; the IkmSource interface does not require it). */
+export function wipeIkmSource(source: IkmSource | undefined): void {
+  const s = source as { wipe?: () => void } | undefined;
+  if (typeof s?.wipe === 'function') s.wipe();
 }

@@ -12,6 +12,7 @@ import { wipe } from '../crypto.js';
 import type { IkmSource } from '../vmk/ikm-hook.js';
 import { isProtectedBlob, protectBlob, unprotectBlob } from '../vmk/protected-blob.js';
 import { writeFileAtomic } from '../keyfile/atomic-write.js';
+import { wipeIkmSource } from '../bootstrap/ikm.js';
 
 /** Largest file accepted (protected documents hold at most 1 MiB of plaintext). */
 const MAX_INPUT_BYTES = 4 * 1024 * 1024;
@@ -77,6 +78,8 @@ export async function protectFile(options: ProtectOptions): Promise<ProtectResul
     await writeFileAtomic(out, document, 0o600);
     return { out, purpose, bytes: plaintext.length };
   } finally {
+    // The source's cached copy too: the IKM is needed for this one file only.
+    wipeIkmSource(options.ikmSource);
     wipe(plaintext, ikm);
   }
 }
@@ -97,6 +100,7 @@ export async function unprotectFile(options: ProtectOptions): Promise<ProtectRes
     await writeFileAtomic(out, plaintext, 0o600);
     return { out, purpose, bytes: plaintext.length };
   } finally {
+    wipeIkmSource(options.ikmSource);
     wipe(ikm, plaintext);
   }
 }

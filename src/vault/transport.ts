@@ -180,7 +180,7 @@ export class VaultTransport {
           chunks.push(chunk);
         });
         res.on('error', (err) => {
-          reject(new TransportError('reset', describeCause(err)));
+          reject(err instanceof TransportError ? err : new TransportError('reset', describeCause(err)));
         });
         res.on('end', () => {
           const raw = Buffer.concat(chunks);
@@ -204,8 +204,16 @@ export class VaultTransport {
           resolve({ status, body: parsed });
         });
       });
+      // Two limits: socket inactivity (`timeout` above) and a hard deadline for the whole exchange, so a store that
+      // drips bytes cannot hold the boot flow forever.
       req.on('timeout', () => {
         req.destroy(new TransportError('timeout', 'timeout'));
+      });
+      const deadline = setTimeout(() => {
+        req.destroy(new TransportError('timeout', 'timeout'));
+      }, this.timeoutMs);
+      req.on('close', () => {
+        clearTimeout(deadline);
       });
       req.on('error', (err: unknown) => {
         if (err instanceof TransportError) {

@@ -100,6 +100,33 @@ test('lists use GET ?list=true; the token goes in X-Vault-Token and never into d
   });
 });
 
+test('a store that drips its answer slowly is cut at the deadline (STORE_TIMEOUT), not held forever', async () => {
+  await withFake(async (fake) => {
+    const timers: NodeJS.Timeout[] = [];
+    fake.hook = (_req, res, path) => {
+      if (path !== 'sys/seal-status') return false;
+      // Headers at once, then one body byte every 20 ms: never idle long enough for a socket-inactivity timeout.
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      const t = setInterval(() => res.write(' '), 20);
+      timers.push(t);
+      res.on('close', () => {
+        clearInterval(t);
+      });
+      return true;
+    };
+    try {
+      const client = new VaultClient({ address: fake.url, timeoutMs: 300, retries: 0 });
+      await assert.rejects(client.sealStatus(), (err: unknown) => {
+        assert.ok(isSecretStoreError(err, 'STORE_TIMEOUT'), String(err));
+        assert.match(err.message, /did not answer GET \/v1\/sys\/seal-status within 300 ms/);
+        return true;
+      });
+    } finally {
+      for (const t of timers) clearInterval(t);
+    }
+  });
+});
+
 test('malformed responses become STORE_ERROR naming the field, never a TypeError', async () => {
   await withFake(async (fake) => {
     const bodies: unknown[] = [{ initialized: 'yes', sealed: true, t: 1, n: 1, progress: 0 }, [], 'text', { sealed: false }];

@@ -1,9 +1,26 @@
-/** `secretstore-setup protect FILE`: encrypt another secret at rest with the IKM (purpose-bound, atomic, 0600). */
-import type { Command } from '../command.js';
+/** `secretstore-setup protect FILE`: encrypt a secret file at rest with the IKM (purpose-bound, atomic, 0600). */
+import type { Command, CommandContext } from '../command.js';
 import { parseCommandArgs } from '../args.js';
 import { SecretStoreError } from '../../errors.js';
-import { protectFile } from '../../protect/protect.js';
+import { protectFile, type ProtectOptions } from '../../protect/protect.js';
 import { ikmSourceFromEnv } from './bootstrap.js';
+
+/** Parses `FILE [--purpose LABEL] [--out FILE]` and the hook of `protect`/`unprotect` (shared by both commands). */
+export function protectOptionsFromArgs(ctx: CommandContext, verb: 'protect' | 'unprotect'): ProtectOptions {
+  const { values, positionals } = parseCommandArgs(ctx.argv, { purpose: { type: 'string' }, out: { type: 'string' } }, true);
+  const file = positionals[0];
+  if (file === undefined || positionals.length !== 1) throw new SecretStoreError('USAGE', `${verb} takes exactly one FILE; see --help`);
+  const ikmSource = ikmSourceFromEnv(ctx.env);
+  if (ikmSource === undefined) {
+    throw new SecretStoreError('HOOK_NOT_CONFIGURED', `${verb} needs the IKM hook: set EDGEX_IKM_HOOK to its absolute path`);
+  }
+  return {
+    file,
+    ikmSource,
+    ...(values.purpose === undefined ? {} : { purpose: values.purpose }),
+    ...(values.out === undefined ? {} : { out: values.out }),
+  };
+}
 
 export const protectCommand: Command = {
   name: 'protect',
@@ -15,19 +32,7 @@ purpose label (default: the file name, lower-cased). The store's "serve --tls-ke
   secretstore-setup protect /etc/secretstore/tls.key --purpose tls-key
 Atomic, mode 0600; the file is unchanged on any failure.`,
   async run(ctx) {
-    const { values, positionals } = parseCommandArgs(ctx.argv, { purpose: { type: 'string' }, out: { type: 'string' } }, true);
-    const file = positionals[0];
-    if (file === undefined || positionals.length !== 1) throw new SecretStoreError('USAGE', 'protect takes exactly one FILE; see --help');
-    const ikmSource = ikmSourceFromEnv(ctx.env);
-    if (ikmSource === undefined) {
-      throw new SecretStoreError('HOOK_NOT_CONFIGURED', 'protect needs the IKM hook: set EDGEX_IKM_HOOK to its absolute path');
-    }
-    const r = await protectFile({
-      file,
-      ikmSource,
-      ...(values.purpose === undefined ? {} : { purpose: values.purpose }),
-      ...(values.out === undefined ? {} : { out: values.out }),
-    });
+    const r = await protectFile(protectOptionsFromArgs(ctx, 'protect'));
     ctx.log.info('file protected', { out: r.out, purpose: r.purpose, bytes: r.bytes });
     ctx.out(`protected ${r.out} (purpose ${r.purpose})\n`);
     return 0;

@@ -5,7 +5,7 @@
  * later init starts over from an empty namespace).
  */
 import { AES_KEY_LENGTH, randomBytes, wipe } from '../../crypto.js';
-import { badRequest } from '../api-error.js';
+import { StoreApiError, badRequest } from '../api-error.js';
 import type { Barrier } from '../barrier.js';
 import { split } from '../shamir.js';
 import type { Storage } from '../storage/storage.js';
@@ -41,6 +41,26 @@ export async function deleteAll(physical: Storage, prefix = ''): Promise<void> {
   }
 }
 
+/**
+ * Written (plaintext, no secret) before anything else of an init, and removed after its commit point. Storage that
+ * holds entries but neither a seal configuration nor this marker is not an interrupted init: it is someone's data
+ * whose seal configuration was lost (a partial restore, a deleted file), and init must not wipe it.
+ */
+export const INIT_MARKER_PATH = 'core/init-in-progress';
+
+/** Clears the leftovers of an interrupted init, or refuses when the storage holds data that no init of ours wrote. */
+async function clearForInit(physical: Storage): Promise<void> {
+  if ((await physical.list('')).length === 0) return;
+  if ((await physical.get(INIT_MARKER_PATH)) === undefined) {
+    throw new StoreApiError(
+      500,
+      'storage holds data but no seal configuration; refusing to initialize over it: restore core/seal-config from a ' +
+        'backup, or move the data folder aside to start a new store',
+    );
+  }
+  await deleteAll(physical);
+}
+
 /** Output of {@link initializeStore}. */
 export interface InitOutcome {
   /** Shares of U (or U itself when there is one share); the caller hands them out and wipes them. */
@@ -58,7 +78,8 @@ export async function initializeStore(
   params: InitParams,
   whileUnsealed: (barrier: Storage) => Promise<void>,
 ): Promise<InitOutcome> {
-  await deleteAll(physical);
+  await clearForInit(physical);
+  await physical.put(INIT_MARKER_PATH, Buffer.from('{}\n'));
   const unsealKey = randomBytes(AES_KEY_LENGTH);
   const rootKey = randomBytes(AES_KEY_LENGTH);
   let keys: Buffer[] = [];
@@ -69,6 +90,8 @@ export async function initializeStore(
     await whileUnsealed(barrier);
     const config = newSealConfig(params.shares, params.threshold);
     await writeSealConfig(physical, config);
+    // Past the commit point: a crash before this delete leaves a stale marker that nothing reads once initialized.
+    await physical.delete(INIT_MARKER_PATH);
     return { keys, config };
   } catch (err) {
     wipe(...keys);

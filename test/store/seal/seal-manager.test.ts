@@ -260,6 +260,25 @@ test('an init that crashed before its commit point leaves the store uninitialize
   await unsealWith(m, [r.keys[0]?.toString('base64') ?? '']);
 });
 
+test('init refuses storage that holds data without a seal config or an init marker, and leaves the data alone', async () => {
+  const { physical } = await initializedStore(3, 2);
+  await physical.delete('core/seal-config');
+  const before = await physical.list('');
+  const m = await SealManager.open(physical, OPTIONS);
+  assert.equal(m.initialized, false);
+  await rejectsApi(m.init({ secret_shares: 1, secret_threshold: 1 }, mintToken), 500, [
+    'storage holds data but no seal configuration; refusing to initialize over it: restore core/seal-config from a ' +
+      'backup, or move the data folder aside to start a new store',
+  ]);
+  assert.deepEqual(await physical.list(''), before, 'nothing was deleted');
+  assert.ok((await physical.get('core/keyring')) !== undefined);
+});
+
+test('a completed init leaves no init marker behind', async () => {
+  const { physical } = await initializedStore(3, 2);
+  assert.equal(await physical.get('core/init-in-progress'), undefined);
+});
+
 test('two requests unsealing at once with the last two shares: one unseals, both answer 200, no error', async () => {
   const { manager, keys } = await initializedStore(5, 3);
   const unsealed: string[] = [];
