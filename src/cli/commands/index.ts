@@ -15,7 +15,7 @@ export interface CommandEntry {
 export const COMMANDS: readonly CommandEntry[] = [
   { name: 'version', summary: 'print the version', load: async () => (await import('./version.js')).versionCommand },
   { name: 'serve', summary: 'run the embedded Vault-compatible secret store', load: async () => (await import('./serve.js')).serveCommand },
-  { name: 'keys', summary: 'inspect, verify, encrypt, decrypt, convert or rewrap the key file', load: async () => (await import('./keys.js')).keysCommand },
+  { name: 'keys', summary: 'inspect, verify, encrypt, decrypt, convert, rewrap, escrow or recover the key file', load: async () => (await import('./keys.js')).keysCommand },
   { name: 'bootstrap', summary: 'initialize and unseal the secret store, issue the token-issuing token (default)', load: async () => (await import('./bootstrap.js')).bootstrapCommand },
   { name: 'watch', summary: 'keep the nodes unsealed; /healthz and /metrics on loopback', load: async () => (await import('./watch.js')).watchCommand },
   { name: 'status', summary: 'show node and key-file state (never a secret)', load: async () => (await import('./status.js')).statusCommand },

@@ -1,5 +1,5 @@
 /**
- * `secretstore-setup keys <inspect|verify|encrypt|decrypt|convert|rewrap>`: maintenance of the key file. Each
+ * `secretstore-setup keys <inspect|verify|encrypt|decrypt|convert|rewrap|escrow|recover>`: maintenance of the key file. Each
  * subcommand lives in its own small module; every one leaves the files exactly as they were when it fails.
  */
 import type { Command, CommandContext } from '../command.js';
@@ -18,6 +18,11 @@ Subcommands:
   convert --to v2|edgex            re-encrypt in the other format under the same IKM
   rewrap --new-hook PATH [--to v2|edgex]
                                    re-encrypt under a new hook's IKM with a fresh salt
+  escrow --recipient AGE1... [--out FILE]
+                                   write an offline recovery copy of the shares, encrypted to an age
+                                   X25519 recipient (the standard age CLI can decrypt it)
+  recover --identity FILE --in FILE --new-hook PATH [--format v2|edgex] [--replace]
+                                   rebuild the key file for new hardware from a recovery copy
 
 Options:
   --dir DIR            folder of the key file (EdgeX TokenFolderPath), required
@@ -49,7 +54,7 @@ const SUBCOMMANDS: Record<string, () => Promise<Sub>> = {
 /** The `keys` command. */
 export const keysCommand: Command = {
   name: 'keys',
-  summary: 'inspect, verify, encrypt, decrypt, convert or rewrap the key file',
+  summary: 'inspect, verify, encrypt, decrypt, convert, rewrap, escrow or recover the key file',
   usage: USAGE,
   async run(ctx) {
     const [name, ...rest] = ctx.argv;
