@@ -26,7 +26,7 @@ import { makeClients } from './nodes.js';
 import { waitForStore } from './wait.js';
 import { delay } from '../vault/transport.js';
 import { unsealNode } from './unseal.js';
-import { loadSecrets, saveSecrets, wipeSecrets, type KeyFileAccess } from './key-store.js';
+import { encryptedNoHook, loadSecrets, saveSecrets, wipeSecrets, type KeyFileAccess } from './key-store.js';
 import { generateRootToken, revokeOtherRootTokens } from './root-token.js';
 import { ensureKvMount, type KvMountOutcome } from './kv-mount.js';
 import { issueAdminToken } from './token-issuer.js';
@@ -125,12 +125,7 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
   }
   // Fail closed before touching anything when the file is encrypted and no hook is set (EdgeX defect 5).
   const existing = await inspectKeyFile(loc);
-  if (existing?.encrypted === true && !ikm.configured) {
-    throw new SecretStoreError(
-      'KEYFILE_ENCRYPTED_NO_HOOK',
-      `the key file ${existing.path} is encrypted but no IKM hook is configured; set EDGEX_IKM_HOOK to the hook that encrypted it (nothing was changed)`,
-    );
-  }
+  if (existing?.encrypted === true && !ikm.configured) throw encryptedNoHook(existing.path);
 
   await waitForStore(primary, {
     intervalMs: config.intervalSeconds * 1000,

@@ -29,6 +29,14 @@ export interface KeyFileAccess {
   log: Logger;
 }
 
+/** The refusal when the key file is encrypted and no hook is set (EdgeX defect 5: never guess, never change). */
+export function encryptedNoHook(path: string): SecretStoreError {
+  return new SecretStoreError(
+    'KEYFILE_ENCRYPTED_NO_HOOK',
+    `the key file ${path} is encrypted but no IKM hook is configured; set EDGEX_IKM_HOOK to the hook that encrypted it (nothing was changed)`,
+  );
+}
+
 /** Wipes every secret buffer of `secrets`. */
 export function wipeSecrets(secrets: InitSecrets | undefined): void {
   if (secrets === undefined) return;
@@ -98,12 +106,7 @@ export async function loadSecrets(access: KeyFileAccess): Promise<LoadedSecrets 
   const started = performance.now();
   const found = await inspectKeyFile(access.loc);
   if (found === undefined) return undefined;
-  if (found.encrypted && !access.ikm.configured) {
-    throw new SecretStoreError(
-      'KEYFILE_ENCRYPTED_NO_HOOK',
-      `the key file ${found.path} is encrypted but no IKM hook is configured; set EDGEX_IKM_HOOK to the hook that encrypted it (nothing was changed)`,
-    );
-  }
+  if (found.encrypted && !access.ikm.configured) throw encryptedNoHook(found.path);
   const hookBefore = access.ikm.hookMs ?? 0;
   const ikm = found.encrypted ? await access.ikm.get() : undefined;
   const { secrets, summary } = await readKeyFile(access.loc, ikm);

@@ -15,12 +15,12 @@ import { SecretStoreError, isSecretStoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SecretStoreConfig } from '../config.js';
 import type { IkmSource } from '../vmk/ikm-hook.js';
-import { inspectKeyFile, readKeyFile } from '../keyfile/keyfile.js';
+import { inspectKeyFile, readKeyFile, withKeyFileLock } from '../keyfile/keyfile.js';
 import type { VaultClient } from '../vault/client.js';
 import { LazyIkm } from './ikm.js';
 import { makeClients } from './nodes.js';
 import { unsealNode } from './unseal.js';
-import { wipeSecrets } from './key-store.js';
+import { encryptedNoHook, wipeSecrets } from './key-store.js';
 import { keyFileLocation } from './flow.js';
 import type { WatchMetrics } from './metrics.js';
 import { delay } from '../vault/transport.js';
@@ -80,23 +80,25 @@ export async function checkNode(client: VaultClient, options: Omit<WatchOptions,
   const loc = keyFileLocation(options.config);
   const ikm = new LazyIkm(options.ikmSource());
   try {
-    const summary = await inspectKeyFile(loc);
-    if (summary === undefined) {
-      throw new SecretStoreError('KEYFILE_NOT_FOUND', `no key file at ${loc.dir}/${loc.file ?? ''}; run secretstore-setup bootstrap first`);
-    }
-    if (summary.encrypted && !ikm.configured) {
-      throw new SecretStoreError('KEYFILE_ENCRYPTED_NO_HOOK', `the key file ${summary.path} is encrypted but no IKM hook is configured; set EDGEX_IKM_HOOK`);
-    }
-    const { secrets } = await readKeyFile(loc, summary.encrypted ? await ikm.get() : undefined);
-    // The IKM is no longer needed once the shares are decrypted.
-    ikm.wipe();
-    try {
-      await unsealNode(client, secrets.shares, options.log);
-    } finally {
-      wipeSecrets(secrets);
-    }
+    // Under the key-file lock: a bootstrap running now (it unseals too, and resets a partial unseal it finds) and
+    // this daemon must not interleave their shares. Once the lock is ours, unsealNode re-reads the seal status.
+    const outcome = await withKeyFileLock(loc, async () => {
+      const summary = await inspectKeyFile(loc);
+      if (summary === undefined) {
+        throw new SecretStoreError('KEYFILE_NOT_FOUND', `no key file at ${loc.dir}/${loc.file ?? ''}; run secretstore-setup bootstrap first`);
+      }
+      if (summary.encrypted && !ikm.configured) throw encryptedNoHook(summary.path);
+      const { secrets } = await readKeyFile(loc, summary.encrypted ? await ikm.get() : undefined);
+      // The IKM is no longer needed once the shares are decrypted.
+      ikm.wipe();
+      try {
+        return await unsealNode(client, secrets.shares, options.log);
+      } finally {
+        wipeSecrets(secrets);
+      }
+    });
     state.sealed = false;
-    state.lastUnsealSuccess = Math.floor(Date.now() / 1000);
+    if (outcome === 'unsealed') state.lastUnsealSuccess = Math.floor(Date.now() / 1000);
   } catch (err) {
     state.unsealFailures++;
     throw err;

@@ -168,7 +168,12 @@ export function parseInitResponse(body: unknown, expectedShares: number): InitRe
       if (share === undefined || share.length < 16 || share.length > 33) throw malformed(what, `keys[${i}]`);
       shares.push(share);
       if (share.length !== shares[0]?.length) throw malformed(what, 'keys (unequal lengths)');
-      if (b64 !== undefined && !Buffer.from(b64[i] ?? '', 'base64').equals(share)) throw malformed(what, `keys_base64[${i}]`);
+      if (b64 !== undefined) {
+        const alt = Buffer.from(b64[i] ?? '', 'base64');
+        const same = alt.equals(share);
+        alt.fill(0);
+        if (!same) throw malformed(what, `keys_base64[${i}]`);
+      }
     }
     if (rootText.length === 0) throw malformed(what, 'root_token');
     return { shares, rootToken: Buffer.from(rootText, 'utf8') };

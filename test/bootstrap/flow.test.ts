@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -139,6 +139,13 @@ test('first boot: init, encrypted v2 key file verified before unseal, provisione
     assert.ok(tokenFile.auth.policies.includes('privileged-token-creator'));
     assert.equal((await stat(h.config.tokenProviderAdminTokenPath)).mode & 0o777, 0o600);
     assert.equal((await stat(join(h.dir, 'run'))).mode & 0o777, 0o700);
+    // RevokeRootTokens: no root token (init's or a generated one) was written anywhere on disk, in any form.
+    const roots = h.fake.issued.filter((t) => t.policies.includes('root'));
+    assert.ok(roots.length >= 2, 'the init root token and a generated one');
+    const files = (await readdir(h.dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+    assert.ok(files.length >= 2);
+    const contents = await Promise.all(files.map(async (e) => (await readFile(join(e.parentPath, e.name))).toString('latin1')));
+    assertNoSecrets(contents, roots.map((t) => ({ label: 'root token', value: Buffer.from(t.id) })));
   } finally {
     await h.close();
   }
@@ -153,8 +160,24 @@ test('already unsealed: shares are decrypted for root regeneration (EdgeX defect
     assert.equal(r.initialState, 'unsealed');
     assert.deepEqual(r.unsealedNodes, []);
     assert.equal(r.initialized, false);
+    assert.equal(r.kvMount, 'present', 'KV mount is idempotent');
+    assert.equal(h.fake.requests.filter((x) => x === 'POST sys/mounts/secret').length, 1, 'mounted once over two runs');
     assert.equal(h.fake.tokens.has(first.auth.client_token), false, 'previous token-issuing token revoked');
     assert.equal(rootTokens(h.fake), 0);
+  } finally {
+    await h.close();
+  }
+});
+
+test('secret/ already mounted with another engine: reported as a conflict, never replaced (its data kept)', async () => {
+  const h = await harness();
+  try {
+    h.fake.mounts.set('secret/', { type: 'kv', options: { version: '2' } });
+    const r = await h.run();
+    assert.equal(r.kvMount, 'conflict');
+    assert.deepEqual(h.fake.mounts.get('secret/'), { type: 'kv', options: { version: '2' } });
+    assert.equal(h.fake.requests.filter((x) => x.startsWith('POST sys/mounts/') || x.startsWith('DELETE sys/mounts/')).length, 0);
+    assert.ok(h.lines.some((l) => l.includes('secret/ is mounted with another engine; left unchanged')));
   } finally {
     await h.close();
   }

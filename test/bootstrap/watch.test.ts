@@ -15,6 +15,7 @@ import { runBootstrap } from '../../src/bootstrap/flow.js';
 import { backoffMs, runWatch, type WatchClock } from '../../src/bootstrap/watch.js';
 import { WatchMetrics } from '../../src/bootstrap/metrics.js';
 import type { IkmSource } from '../../src/vmk/ikm-hook.js';
+import { withKeyFileLock } from '../../src/keyfile/keyfile.js';
 
 /** A clock whose sleep advances virtual time at once. */
 function virtualClock(): WatchClock & { t: number } {
@@ -146,6 +147,43 @@ test('a failing unseal backs off exponentially (exact schedule), never fetching 
     assert.equal(state.unsealFailures, 4);
     assert.equal(h.fetches(), 4, 'one hook run per attempt, none while backing off');
     assert.equal(h.fake.sealed, true);
+  } finally {
+    await h.close();
+  }
+});
+
+test('watch waits for the key-file lock (a bootstrap running now) before sending any share', async () => {
+  const h = await bootstrapped();
+  try {
+    h.fake.seal();
+    const loc = { dir: h.config.tokenFolderPath, file: h.config.tokenFile };
+    let release: () => void = () => undefined;
+    let acquired: () => void = () => undefined;
+    const isHeld = new Promise<void>((resolve) => {
+      acquired = resolve;
+    });
+    const holder = withKeyFileLock(loc, async () => {
+      acquired();
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    });
+    await isHeld;
+    const count = (what: string): number => h.fake.requests.filter((r) => r === what).length;
+    const unsealsBefore = count('PUT sys/unseal');
+    const statusBefore = count('GET sys/seal-status');
+    const metrics = new WatchMetrics(h.config.nodes);
+    const quiet = new Logger({ sink: () => undefined });
+    const watching = runWatch({ config: h.config, ikmSource: h.source, metrics, log: quiet, signal: new AbortController().signal, intervalMs: 10, maxRounds: 1, clock: virtualClock() });
+    // Wait until the daemon has seen the node sealed, then give it time it must not use while the lock is held.
+    while (count('GET sys/seal-status') === statusBefore) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(count('PUT sys/unseal'), unsealsBefore, 'no share sent while the lock is held');
+    assert.equal(h.fetches(), 0, 'the hook did not run either');
+    release();
+    await holder;
+    await watching;
+    assert.equal(h.fake.sealed, false, 'unsealed once the lock was free');
   } finally {
     await h.close();
   }
