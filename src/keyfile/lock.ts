@@ -1,6 +1,7 @@
 /**
  * An inter-process lock on a key file: a lock file created with O_EXCL holding the owner's pid, process start time
- * and boot id. Reentrant within a process (AsyncLocalStorage), and a lock whose owner is gone (dead pid, pid reused
+ * and boot id. {@link withFileLock} is reentrant within a process (AsyncLocalStorage); {@link acquireFileLock} takes
+ * a lock without any async context, for locks held for long. A lock whose owner is gone (dead pid, pid reused
  * by another process, or a previous boot — containers reuse small pids at every boot) is recovered.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -117,26 +118,29 @@ async function breakStale(lockPath: string, staleText: string): Promise<void> {
   await unlink(aside).catch(() => undefined);
 }
 
-/** Options of {@link withFileLock}. */
+/** Options of {@link withFileLock} and {@link acquireFileLock}. */
 export interface LockOptions {
   /** Give up after this long (default 30 s) with KEYFILE_LOCKED. */
   timeoutMs?: number;
 }
 
-/**
- * Runs `fn` while holding the lock file `lockPath` (its folder must exist). Reentrant: a nested call from the same
- * async context runs `fn` directly. Waits (polling with backoff) while another live process holds it.
- */
-export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
-  const mine = held.getStore();
-  if (mine?.has(lockPath) === true) return fn();
+/** A lock taken with {@link acquireFileLock}. */
+export interface FileLock {
+  /** The lock file. */
+  readonly path: string;
+  /** Removes the lock file. Idempotent: a second call must not remove a lock another process has taken since. */
+  release(): Promise<void>;
+}
+
+/** Takes the lock file, waiting (polling with backoff) while a live owner holds it, until `timeoutMs`. */
+async function acquire(lockPath: string, options: LockOptions): Promise<void> {
   const me = await currentOwner();
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   let delay = 5;
   for (;;) {
     let created: boolean;
     if (processHeld.has(lockPath)) {
-      created = false; // another async context of this process holds it: wait for it
+      created = false; // another task of this process holds it: wait for it
     } else {
       try {
         created = await tryCreate(lockPath, me);
@@ -144,7 +148,7 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
         throw new SecretStoreError('IO', `cannot create the lock file ${lockPath} (${describeCause(err)})`, { cause: err });
       }
     }
-    if (created) break;
+    if (created) return;
     if (!processHeld.has(lockPath)) {
       const text = await readFile(lockPath, 'utf8').catch(() => undefined);
       if (text === undefined) continue; // released meanwhile: try again at once
@@ -164,12 +168,57 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 200);
   }
+}
+
+async function releaseHeld(lockPath: string): Promise<void> {
+  await unlink(lockPath).catch(() => undefined);
+  processHeld.delete(lockPath);
+}
+
+/**
+ * Takes the lock file `lockPath` (its folder must exist) until `release()`, with the same owner record and stale-lock
+ * recovery as {@link withFileLock}, but without any async context: for a lock held for a long time (the store's data
+ * folder, for the server's whole life), so that the code running meanwhile does not pay for AsyncLocalStorage's
+ * promise hooks on every promise. Not reentrant: while this process holds `lockPath` (by either API), another
+ * acquisition waits for it like any other task, and fails with KEYFILE_LOCKED after `timeoutMs` (0: at once).
+ */
+export async function acquireFileLock(lockPath: string, options: LockOptions = {}): Promise<FileLock> {
+  await acquire(lockPath, options);
+  let released: Promise<void> | undefined;
+  return {
+    path: lockPath,
+    release: () => (released ??= releaseHeld(lockPath)),
+  };
+}
+
+/** How many {@link withFileLock} callbacks are running, to turn the async context off again when none is. */
+let activeRuns = 0;
+
+/**
+ * Runs `fn` while holding the lock file `lockPath` (its folder must exist). Reentrant: a nested call from the same
+ * async context runs `fn` directly. Waits (polling with backoff) while another live process holds it.
+ */
+export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+  const mine = held.getStore();
+  if (mine?.has(lockPath) === true) return fn();
+  await acquire(lockPath, options);
+  activeRuns++;
   try {
     const next = new Set(mine ?? []);
     next.add(lockPath);
     return await held.run(next, fn);
   } finally {
-    await unlink(lockPath).catch(() => undefined);
-    processHeld.delete(lockPath);
+    // Once enabled, an AsyncLocalStorage keeps Node's promise hooks on for every later promise of the process;
+    // switch it off when no callback needs it (work left behind by a finished callback no longer holds the lock).
+    if (--activeRuns === 0) held.disable();
+    await releaseHeld(lockPath);
   }
+}
+
+/**
+ * The lock files held by the calling async context through {@link withFileLock} (empty outside any). Lets tests
+ * check that long-lived code, such as the store's server, does not run inside a lock's async context.
+ */
+export function heldFileLocks(): ReadonlySet<string> {
+  return held.getStore() ?? new Set<string>();
 }

@@ -58,29 +58,40 @@ async function readInput(file: string): Promise<Buffer> {
   }
 }
 
+/** Runs `fn` with the IKM, then wipes it and the source's cached copy (needed for this one file only). */
+async function withIkm<T>(source: IkmSource, fn: (ikm: Buffer) => Promise<T>): Promise<T> {
+  let ikm: Buffer | undefined;
+  try {
+    ikm = await source.getIkm();
+    return await fn(ikm);
+  } finally {
+    wipe(ikm);
+    wipeIkmSource(source);
+  }
+}
+
 /** Encrypts `file` for its purpose and writes the protected document atomically (0600). */
 export async function protectFile(options: ProtectOptions): Promise<ProtectResult> {
   const purpose = options.purpose ?? purposeFromFileName(options.file);
   const plaintext = await readInput(options.file);
-  let ikm: Buffer | undefined;
   try {
     if (isProtectedBlob(plaintext)) {
       throw new SecretStoreError('USAGE', `${options.file} is already protected; nothing was changed`);
     }
-    ikm = await options.ikmSource.getIkm();
-    const document = protectBlob(ikm, purpose, plaintext);
-    // Decrypt back before replacing the only copy of the secret.
-    const check = unprotectBlob(ikm, purpose, document);
-    const same = check.equals(plaintext);
-    wipe(check);
-    if (!same) throw new SecretStoreError('KEYFILE_VERIFY_FAILED', `protecting ${options.file} did not read back; nothing was changed`);
+    const document = await withIkm(options.ikmSource, (ikm) => {
+      const doc = protectBlob(ikm, purpose, plaintext);
+      // Decrypt back before replacing the only copy of the secret.
+      const check = unprotectBlob(ikm, purpose, doc);
+      const same = check.equals(plaintext);
+      wipe(check);
+      if (!same) throw new SecretStoreError('KEYFILE_VERIFY_FAILED', `protecting ${options.file} did not read back; nothing was changed`);
+      return Promise.resolve(doc);
+    });
     const out = options.out ?? options.file;
     await writeFileAtomic(out, document, 0o600);
     return { out, purpose, bytes: plaintext.length };
   } finally {
-    // The source's cached copy too: the IKM is needed for this one file only.
-    wipeIkmSource(options.ikmSource);
-    wipe(plaintext, ikm);
+    wipe(plaintext);
   }
 }
 
@@ -91,16 +102,12 @@ export async function unprotectFile(options: ProtectOptions): Promise<ProtectRes
   if (!isProtectedBlob(document)) {
     throw new SecretStoreError('PROTECTED_FILE_MALFORMED', `${options.file} is not a protected file; nothing was changed`);
   }
-  let ikm: Buffer | undefined;
-  let plaintext: Buffer | undefined;
+  const plaintext = await withIkm(options.ikmSource, (ikm) => Promise.resolve(unprotectBlob(ikm, purpose, document)));
   try {
-    ikm = await options.ikmSource.getIkm();
-    plaintext = unprotectBlob(ikm, purpose, document);
     const out = options.out ?? options.file;
     await writeFileAtomic(out, plaintext, 0o600);
     return { out, purpose, bytes: plaintext.length };
   } finally {
-    wipeIkmSource(options.ikmSource);
-    wipe(ikm, plaintext);
+    wipe(plaintext);
   }
 }

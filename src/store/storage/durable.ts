@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SecretStoreError, isSecretStoreError } from '../../errors.js';
-import { withFileLock } from '../../keyfile/lock.js';
+import { acquireFileLock } from '../../keyfile/lock.js';
 import { ensurePrivateDir } from './fs-durable.js';
 import { LogStorage } from './log-storage.js';
 import type { Storage } from './storage.js';
@@ -20,38 +20,21 @@ export const DURABLE_STORAGE_TYPE = 'file';
  * Takes the folder's lock for as long as the store is open, failing at once when a live process holds it. The
  * project's lock file (keyfile/lock.ts) records pid, process start time and boot id, so a lock left by a process
  * that died — including one from before a power cut whose pid now belongs to another program — is taken over,
- * and two processes breaking the same stale lock cannot both win. Returns the release function.
+ * and two processes breaking the same stale lock cannot both win. Taken with `acquireFileLock`, not `withFileLock`:
+ * the server runs for as long as the lock is held, and inside `withFileLock`'s AsyncLocalStorage context every
+ * promise of every request would pay for Node's promise hooks. Returns the release function.
  */
 async function acquireLock(dir: string): Promise<() => Promise<void>> {
   const path = join(dir, LOCK_FILE);
-  let release = (): void => undefined;
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let acquired = (): void => undefined;
-  const gotIt = new Promise<void>((resolve) => {
-    acquired = resolve;
-  });
-  const holding = withFileLock(
-    path,
-    async () => {
-      acquired();
-      await released;
-    },
-    { timeoutMs: 0 },
-  );
   try {
-    await Promise.race([gotIt, holding]);
+    const lock = await acquireFileLock(path, { timeoutMs: 0 });
+    return () => lock.release();
   } catch (err) {
     if (!isSecretStoreError(err, 'KEYFILE_LOCKED')) throw err;
     const owner = /"pid":(\d+)/.exec(await readFile(path, 'utf8').catch(() => ''))?.[1];
     const who = owner === undefined ? 'another process' : `process ${owner}`;
     throw new SecretStoreError('STORE_LOCKED', `the data folder ${dir} is in use by ${who}; stop it or use another --data folder`, { cause: err });
   }
-  return async () => {
-    release();
-    await holding;
-  };
 }
 
 /**

@@ -1,25 +1,13 @@
 import { test } from 'node:test';
+import { ROOT_CALLER, rejects, req } from '../../helpers/logical.js';
 import assert from 'node:assert/strict';
-import { StoreApiError } from '../../../src/store/api-error.js';
 import type { CallerContext } from '../../../src/store/backend.js';
-import type { JsonObject, LogicalRequest, Operation } from '../../../src/store/logical.js';
 import { KvV1Backend } from '../../../src/store/kv/kv-v1.js';
 import { MemoryStorage } from '../../../src/store/storage/storage.js';
 
-const caller: CallerContext = { clientToken: 't', policies: ['root'], sudo: true, root: true };
+const caller: CallerContext = ROOT_CALLER;
 
-function req(operation: Operation, path: string, data: JsonObject = {}): LogicalRequest {
-  return { operation, path, data, query: {} };
-}
 
-async function rejects(p: Promise<unknown>, status: number, errors: string[]): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof StoreApiError);
-    assert.equal(e.status, status);
-    assert.deepEqual(e.errors, errors);
-    return true;
-  });
-}
 
 test('KV v1: the body is the secret; read, list, delete', async () => {
   const kv = new KvV1Backend(new MemoryStorage());

@@ -1,26 +1,15 @@
 import { test } from 'node:test';
+import { ROOT_CALLER, rejects, req } from '../../helpers/logical.js';
 import assert from 'node:assert/strict';
-import { StoreApiError } from '../../../src/store/api-error.js';
 import type { CallerContext } from '../../../src/store/backend.js';
-import type { JsonObject, LogicalRequest, LogicalResponse, Operation } from '../../../src/store/logical.js';
+import type { JsonObject, LogicalRequest, LogicalResponse } from '../../../src/store/logical.js';
 import { KvV2Backend, mergePatch } from '../../../src/store/kv/kv-v2.js';
 import { MemoryStorage } from '../../../src/store/storage/storage.js';
 
-const caller: CallerContext = { clientToken: 't', policies: ['root'], sudo: true, root: true };
+const caller: CallerContext = ROOT_CALLER;
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
-function req(operation: Operation, path: string, data: JsonObject = {}, query: Record<string, string> = {}): LogicalRequest {
-  return { operation, path, data, query };
-}
 
-async function rejects(p: Promise<unknown>, status: number, errors: string[]): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof StoreApiError);
-    assert.equal(e.status, status);
-    assert.deepEqual(e.errors, errors);
-    return true;
-  });
-}
 
 function setup(): { kv: KvV2Backend; storage: MemoryStorage; advance: (s: number) => void; call: (r: LogicalRequest) => Promise<LogicalResponse> } {
   const storage = new MemoryStorage();

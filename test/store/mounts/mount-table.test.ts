@@ -1,25 +1,14 @@
 import { test } from 'node:test';
+import { ROOT_CALLER, rejects, req } from '../../helpers/logical.js';
 import assert from 'node:assert/strict';
-import { StoreApiError } from '../../../src/store/api-error.js';
 import type { CallerContext } from '../../../src/store/backend.js';
-import type { JsonObject, LogicalRequest, Operation } from '../../../src/store/logical.js';
+import type { JsonObject } from '../../../src/store/logical.js';
 import { MountTable } from '../../../src/store/mounts/mount-table.js';
 import { MemoryStorage } from '../../../src/store/storage/storage.js';
 
-const caller: CallerContext = { clientToken: 't', policies: ['root'], sudo: true, root: true };
+const caller: CallerContext = ROOT_CALLER;
 
-function req(operation: Operation, path: string, data: JsonObject = {}): LogicalRequest {
-  return { operation, path, data, query: {} };
-}
 
-async function rejects(p: Promise<unknown>, status: number, errors: string[]): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof StoreApiError);
-    assert.equal(e.status, status);
-    assert.deepEqual(e.errors, errors);
-    return true;
-  });
-}
 
 async function setup(): Promise<{ mt: MountTable; storage: MemoryStorage }> {
   const storage = new MemoryStorage();

@@ -1,25 +1,13 @@
 import { test } from 'node:test';
+import { rejects, req } from '../../helpers/logical.js';
 import assert from 'node:assert/strict';
-import { StoreApiError } from '../../../src/store/api-error.js';
 import type { CallerContext } from '../../../src/store/backend.js';
-import type { JsonObject, LogicalRequest, Operation } from '../../../src/store/logical.js';
 import { PolicyStore, legacyPolicyBackend, policyAclBackend } from '../../../src/store/policy/policy-store.js';
 import { MemoryStorage } from '../../../src/store/storage/storage.js';
 
 const root: CallerContext = { clientToken: 'hvs.x', policies: ['root'], sudo: true, root: true };
 
-function req(operation: Operation, path: string, data: JsonObject = {}): LogicalRequest {
-  return { operation, path, data, query: {} };
-}
 
-async function rejects(p: Promise<unknown>, status: number, errors: string[]): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof StoreApiError);
-    assert.equal(e.status, status);
-    assert.deepEqual(e.errors, errors);
-    return true;
-  });
-}
 
 async function fresh(): Promise<{ store: PolicyStore; storage: MemoryStorage }> {
   const storage = new MemoryStorage();

@@ -1,25 +1,14 @@
 import { test } from 'node:test';
+import { rejects, req } from '../../helpers/logical.js';
 import assert from 'node:assert/strict';
-import { StoreApiError } from '../../../src/store/api-error.js';
 import type { CallerContext } from '../../../src/store/backend.js';
-import type { JsonObject, LogicalAuth, LogicalRequest, Operation } from '../../../src/store/logical.js';
+import type { JsonObject, LogicalAuth } from '../../../src/store/logical.js';
 import { MemoryStorage, type Storage } from '../../../src/store/storage/storage.js';
 import { TOKEN_KEY_CACHE_ENTRIES, TokenStore } from '../../../src/store/tokens/token-store.js';
 
 const TOKEN_RE = /^hvs\.[0-9A-Za-z]{24}$/;
 
-function req(operation: Operation, path: string, data: JsonObject = {}): LogicalRequest {
-  return { operation, path, data, query: {} };
-}
 
-async function rejects(p: Promise<unknown>, status: number, errors: string[]): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof StoreApiError);
-    assert.equal(e.status, status);
-    assert.deepEqual(e.errors, errors);
-    return true;
-  });
-}
 
 /** A test clock starting at a fixed instant, advanced by hand. */
 function clock(start = Date.UTC(2026, 0, 1)): { now: () => number; advance: (s: number) => void } {
