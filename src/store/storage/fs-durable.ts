@@ -3,8 +3,9 @@
  * survives power loss — Node's fs calls do not do it for you), and a coalescing folder syncer so concurrent
  * writers share one folder fsync instead of queueing one each.
  */
-import { chmod, mkdir, open, stat } from 'node:fs/promises';
+import { chmod, mkdir, stat } from 'node:fs/promises';
 import { SecretStoreError, describeCause } from '../../errors.js';
+import { fsyncDir } from '../../keyfile/atomic-write.js';
 
 /**
  * Creates `dir` (and parents) with mode 0700, and tightens an existing one to 0700 — except a folder other users
@@ -32,15 +33,8 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
   }
 }
 
-/** fsync of a folder: makes entries created, renamed or removed in it durable. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+/** fsync of a folder: makes entries created, renamed or removed in it durable (one implementation, shared). */
+export { fsyncDir };
 
 /**
  * Coalesces folder fsyncs: {@link DirSyncer.sync} resolves after an fsync that STARTED after the call, so every
