@@ -26,7 +26,7 @@ import { makeClients } from './nodes.js';
 import { waitForStore } from './wait.js';
 import { delay } from '../vault/transport.js';
 import { unsealNode } from './unseal.js';
-import { encryptedNoHook, loadSecrets, saveSecrets, wipeSecrets, type KeyFileAccess } from './key-store.js';
+import { encryptedNoHook, loadSecrets, saveNewSecrets, saveSecrets, wipeSecrets, type KeyFileAccess } from './key-store.js';
 import { generateRootToken, revokeOtherRootTokens } from './root-token.js';
 import { ensureKvMount, type KvMountOutcome } from './kv-mount.js';
 import { issueAdminToken } from './token-issuer.js';
@@ -174,8 +174,8 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
         if (!config.revokeRootTokens) toSave.rootToken = init.rootToken;
         else wipe(init.rootToken);
         secrets = toSave;
-        // Durable and verified BEFORE any unseal (EdgeX defect 1).
-        await saveSecrets(access, toSave, 'key file saved');
+        // Durable and verified BEFORE any unseal (EdgeX defect 1); retried, as these shares exist nowhere else.
+        await saveNewSecrets(access, toSave, signal);
         await removeInitMarker(loc);
         initialized = true;
       } else {

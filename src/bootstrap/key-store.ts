@@ -4,7 +4,8 @@
  * detect plaintext vs encrypted and act (defect 5): plaintext + hook → migrate in place (atomic, verified); encrypted
  * + no hook → refuse; never write shares or a root token in plaintext while a hook is set (defects 3 and 7).
  */
-import { SecretStoreError } from '../errors.js';
+import { SecretStoreError, describeCause, isSecretStoreError } from '../errors.js';
+import { delay } from '../vault/transport.js';
 import { constantTimeEqual, wipe } from '../crypto.js';
 import type { Logger } from '../log.js';
 import type { WriteFormat } from '../config.js';
@@ -88,6 +89,32 @@ export async function saveSecrets(access: KeyFileAccess, secrets: InitSecrets, e
   const summary = await verifyKeyFile(access, secrets);
   access.log.info('key file verified', { path: summary.path, format: summary.format, encrypted: summary.encrypted });
   return summary;
+}
+
+/** Attempts of {@link saveNewSecrets} before giving up, and the first wait between them (doubled each time). */
+export const NEW_SECRETS_SAVE_ATTEMPTS = 4;
+const NEW_SECRETS_RETRY_MS = 500;
+
+/**
+ * Saves the shares a `sys/init` just returned. They exist nowhere else (Vault hands them out only in that answer),
+ * so a transient failure (an I/O error, a verify mismatch, a disk being freed) is retried before giving up; the
+ * caller's init marker stays until this succeeds, so a final failure is diagnosed by the next run.
+ */
+export async function saveNewSecrets(access: KeyFileAccess, secrets: InitSecrets, signal?: AbortSignal): Promise<KeyFileSummary> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await saveSecrets(access, secrets, 'key file saved');
+    } catch (err) {
+      if (isSecretStoreError(err, 'ABORTED')) throw err;
+      const fields = { attempt, attempts: NEW_SECRETS_SAVE_ATTEMPTS, code: isSecretStoreError(err) ? err.code : 'INTERNAL', error: isSecretStoreError(err) ? err.message : describeCause(err) };
+      if (attempt >= NEW_SECRETS_SAVE_ATTEMPTS) {
+        access.log.error('the store is initialized but its new unseal key shares could not be saved: they are lost when this process exits', fields);
+        throw err;
+      }
+      access.log.error('saving the new key file failed; retrying (the unseal key shares exist only in memory until it succeeds)', fields);
+      await delay(NEW_SECRETS_RETRY_MS * 2 ** (attempt - 1), signal);
+    }
+  }
 }
 
 /** What {@link loadSecrets} found and did. */

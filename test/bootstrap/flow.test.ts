@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FakeVault } from '../helpers/fake-vault.js';
@@ -146,6 +146,33 @@ test('first boot: init, encrypted v2 key file verified before unseal, provisione
     assert.ok(files.length >= 2);
     const contents = await Promise.all(files.map(async (e) => (await readFile(join(e.parentPath, e.name))).toString('latin1')));
     assertNoSecrets(contents, roots.map((t) => ({ label: 'root token', value: Buffer.from(t.id) })));
+  } finally {
+    await h.close();
+  }
+});
+
+test('a failing save right after init is retried: the shares (which exist nowhere else) reach the disk', async () => {
+  const h = await harness();
+  try {
+    const keyFilePath = join(h.config.tokenFolderPath, 'resp-init.json');
+    // While init is answered, something occupies the key file's name (a directory: the atomic rename onto it
+    // fails); it goes away when the flow reports the failure — no timing involved.
+    h.fake.hook = (_req, _res, path) => {
+      if (path === 'sys/init') mkdirSync(keyFilePath);
+      return false;
+    };
+    const sink = (l: string): void => {
+      h.lines.push(l);
+      if (l.includes('saving the new key file failed; retrying')) rmSync(keyFilePath, { recursive: true, force: true });
+    };
+    const r = await h.run({ log: new Logger({ level: 'debug', sink }) });
+    assert.equal(r.initialized, true);
+    assert.equal(h.lines.filter((l) => l.includes('saving the new key file failed; retrying')).length, 1);
+    assert.ok(h.lines.some((l) => l.includes('attempt=1') && l.includes('code=')));
+    const { secrets } = await readKeyFile({ dir: h.config.tokenFolderPath }, h.ikm);
+    assert.deepEqual(secrets.shares, h.fake.shares, 'the saved file holds the shares of the store');
+    assert.equal(h.fake.sealed, false);
+    assert.equal(existsSync(join(h.config.tokenFolderPath, INIT_MARKER)), false);
   } finally {
     await h.close();
   }

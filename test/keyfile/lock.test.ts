@@ -5,10 +5,11 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withKeyFileLock } from '../../src/keyfile/keyfile.js';
-import { withFileLock } from '../../src/keyfile/lock.js';
+import { acquireFileLock, heldFileLocks, withFileLock } from '../../src/keyfile/lock.js';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
 
 const WORKER = fileURLToPath(new URL('./fixtures/lock-worker.js', import.meta.url));
+const LOCK_MODULE = new URL('../../src/keyfile/lock.js', import.meta.url).href;
 let dir = '';
 before(async () => {
   dir = await makeTempDir('sss-lock-');
@@ -88,4 +89,87 @@ test('reentrant within an async context; concurrent callers in one process are s
     ),
   );
   assert.equal(maxActive, 1);
+});
+
+test('acquireFileLock: holds until release, refuses a second taker (timeout 0), release is idempotent', async () => {
+  const sub = join(dir, 'acquire');
+  await withKeyFileLock({ dir: sub }, () => Promise.resolve()); // creates the folder
+  const lockPath = join(sub, 'LOCK');
+  const lock = await acquireFileLock(lockPath, { timeoutMs: 0 });
+  assert.equal(lock.path, lockPath);
+  assert.equal((JSON.parse(await readFile(lockPath, 'utf8')) as { pid: number }).pid, process.pid);
+  assert.equal(heldFileLocks().size, 0, 'no async context is entered');
+  await assert.rejects(acquireFileLock(lockPath, { timeoutMs: 0 }), {
+    code: 'KEYFILE_LOCKED',
+    message: `${lockPath} is held by another task of this process; try again`,
+  });
+  // Not reentrant with withFileLock either: the same path waits, then times out.
+  await assert.rejects(withFileLock(lockPath, () => Promise.resolve(1), { timeoutMs: 50 }), { code: 'KEYFILE_LOCKED' });
+  // A waiter gets it as soon as it is released.
+  const waiter = acquireFileLock(lockPath, { timeoutMs: 5000 });
+  await new Promise((r) => setTimeout(r, 20));
+  await lock.release();
+  const second = await waiter;
+  await lock.release(); // a second release must not remove the lock the waiter now holds
+  assert.equal((JSON.parse(await readFile(lockPath, 'utf8')) as { pid: number }).pid, process.pid);
+  await second.release();
+  assert.deepEqual(await readdir(sub), []);
+});
+
+test('acquireFileLock: a live holder in another process → KEYFILE_LOCKED naming it; stale locks are recovered', async () => {
+  const sub = join(dir, 'acquire-other');
+  const counter = join(dir, 'acquire-counter.txt');
+  const holder = worker([sub, counter, '1', '1500']);
+  const lockPath = join(sub, '.resp-init.json.lock');
+  for (let i = 0; i < 200; i++) {
+    if ((await readdir(sub).catch(() => [] as string[])).includes('.resp-init.json.lock')) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await assert.rejects(acquireFileLock(lockPath, { timeoutMs: 100 }), {
+    code: 'KEYFILE_LOCKED',
+    message: /is held by process \d+; wait for it to finish/,
+  });
+  assert.equal(await holder, 0);
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  for (const text of [JSON.stringify({ pid: Number(dead.stdout), start: null, boot: null }), JSON.stringify({ pid: process.pid, start: null, boot: null }), 'garbage']) {
+    await writeFile(lockPath, text);
+    const lock = await acquireFileLock(lockPath, { timeoutMs: 1000 });
+    assert.equal((JSON.parse(await readFile(lockPath, 'utf8')) as { pid: number }).pid, process.pid, text);
+    await lock.release();
+  }
+});
+
+test('withFileLock: its async context (and the promise hooks it costs) ends with the outermost callback', async () => {
+  const sub = join(dir, 'context');
+  await withKeyFileLock({ dir: sub }, () => Promise.resolve());
+  const lockPath = join(sub, 'L');
+  assert.deepEqual(
+    await withFileLock(lockPath, async () => {
+      await Promise.resolve();
+      return [...heldFileLocks()];
+    }),
+    [lockPath],
+  );
+  assert.equal(heldFileLocks().size, 0);
+  // Outside the test runner (which has hooks of its own): a promise continuation has an async id only while promise
+  // hooks are on, i.e. while an AsyncLocalStorage is enabled.
+  const script = `
+import { executionAsyncId } from 'node:async_hooks';
+import { acquireFileLock, withFileLock } from ${JSON.stringify(LOCK_MODULE)};
+const probe = async () => { await null; return executionAsyncId(); };
+const out = { before: await probe() };
+out.inside = await withFileLock(${JSON.stringify(lockPath)}, probe);
+out.after = await probe();
+const lock = await acquireFileLock(${JSON.stringify(lockPath)});
+out.acquired = await probe();
+await lock.release();
+console.log(JSON.stringify(out));
+`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(child.status, 0, child.stderr);
+  const ids = JSON.parse(child.stdout) as Record<string, number>;
+  assert.equal(ids.before, 0);
+  assert.notEqual(ids.inside, 0, 'the probe sees promise hooks when they are on');
+  assert.equal(ids.after, 0);
+  assert.equal(ids.acquired, 0);
 });

@@ -1,8 +1,11 @@
 import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import assert from 'node:assert/strict';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LOCK_FILE, openDurableStorage } from '../../../src/store/storage/durable.js';
+import { heldFileLocks } from '../../../src/keyfile/lock.js';
 import { makeTempDir, removeTempDir } from '../../helpers/tmp.js';
 
 async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
@@ -102,4 +105,48 @@ test('a shared folder (world-writable or sticky, like /tmp) is refused, not chmo
     await (await openDurableStorage(loose)).close();
     assert.equal((await stat(loose)).mode & 0o777, 0o700);
     await (await openDurableStorage(join(shared, 'data'))).close();
+  }));
+
+test('an open store runs outside any lock context: none in a request handler, and no promise hooks', () =>
+  withRoot(async (root) => {
+    const dir = join(root, 'data');
+    const s = await openDurableStorage(dir);
+    try {
+      await s.put('k', Buffer.from('v'));
+      const server = createServer((_req, res) => {
+        void (async () => {
+          const value = await s.get('k');
+          res.end(JSON.stringify({ locks: [...heldFileLocks()], value: value?.toString() }));
+        })();
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const address = server.address();
+        assert.ok(address !== null && typeof address === 'object');
+        const res = await fetch(`http://127.0.0.1:${address.port}/`);
+        assert.deepEqual(await res.json(), { locks: [], value: 'v' });
+      } finally {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    } finally {
+      await s.close();
+    }
+    // In a plain process (the test runner has hooks of its own): a promise continuation has an async id only while
+    // promise hooks are on, which an enabled AsyncLocalStorage does for every promise.
+    const module = new URL('../../../src/store/storage/durable.js', import.meta.url).href;
+    const script = `
+import { executionAsyncId } from 'node:async_hooks';
+import { openDurableStorage } from ${JSON.stringify(module)};
+const probe = async () => { await null; return executionAsyncId(); };
+const s = await openDurableStorage(${JSON.stringify(join(root, 'child'))});
+const open = await probe();
+await s.get('missing');
+const afterRead = await probe();
+await s.close();
+console.log(JSON.stringify({ open, afterRead }));
+`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(child.status, 0, child.stderr);
+    assert.deepEqual(JSON.parse(child.stdout), { open: 0, afterRead: 0 });
   }));
