@@ -6,7 +6,8 @@
  * logger's own fields pre-formatted, values checked for quoting by a character scan, the timestamp formatted once
  * per millisecond), and lines for stderr are buffered and written together once per event-loop turn instead of one
  * synchronous write(2) each. Buffered lines are written before the process exits (the `exit` event, and the pending
- * turn keeps the event loop alive until then), before any error line, and when {@link flushLogs} is called.
+ * turn keeps the event loop alive until then), before any warning or error line (written at once), and when
+ * {@link flushLogs} is called.
  */
 
 /** Severity levels, lowest first. */
@@ -97,7 +98,7 @@ function bufferStderr(line: string, now: boolean): void {
   else stderrLines.push(line);
 }
 
-/** Writes the lines buffered for stderr now (also done on process exit and before every error line). */
+/** Writes the lines buffered for stderr now (also done on process exit and before every warning or error line). */
 export function flushLogs(): void {
   stderrLines.flush();
 }
@@ -205,7 +206,9 @@ export class Logger {
     if (LEVEL_ORDER[level] < this.threshold) return;
     const line = this.format === 'json' ? this.jsonLine(level, msg, fields) : this.textLine(level, msg, fields);
     if (this.sink !== undefined) this.sink(line);
-    else bufferStderr(line, level === 'error');
+    // Warnings and errors go out at once (after the buffered lines): they often come just before a failure, whose
+    // message the CLI writes straight to stderr, and must not appear after it.
+    else bufferStderr(line, LEVEL_ORDER[level] >= LEVEL_ORDER.warn);
   }
 
   /** Flushes the lines buffered for stderr (see {@link flushLogs}); a no-op for a logger with its own sink. */

@@ -182,7 +182,7 @@ function runScript(
 
 const IMPORT = `import { Logger, flushLogs } from ${JSON.stringify(LOG_MODULE)};`;
 
-test('stderr: one write per event-loop turn for many lines, and an error line goes out at once after them', async () => {
+test('stderr: one write per event-loop turn for many lines; warning and error lines go out at once after them', async () => {
   const script = `${IMPORT}
 let writes = 0;
 const write = process.stderr.write.bind(process.stderr);
@@ -193,21 +193,25 @@ const before = writes;
 log.error('failed', { i: 100 });
 const afterError = writes;
 log.info('later', { i: 101 });
-setImmediate(() => { console.log(JSON.stringify({ before, afterError, final: writes })); });
+log.warn('warned', { i: 102 });
+const afterWarn = writes;
+log.info('last', { i: 103 });
+setImmediate(() => { console.log(JSON.stringify({ before, afterError, afterWarn, final: writes })); });
 `;
   const { code, stdout, stderr } = await runScript(script);
   assert.equal(code, 0, stderr);
-  assert.deepEqual(JSON.parse(stdout), { before: 0, afterError: 1, final: 2 });
+  assert.deepEqual(JSON.parse(stdout), { before: 0, afterError: 1, afterWarn: 2, final: 3 });
   const lines = stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 102);
-  assert.deepEqual(lines.map((l) => /i=(\d+)/.exec(l)?.[1]), Array.from({ length: 102 }, (_, i) => String(i)));
+  assert.equal(lines.length, 104);
+  assert.deepEqual(lines.map((l) => /i=(\d+)/.exec(l)?.[1]), Array.from({ length: 104 }, (_, i) => String(i)));
+  assert.match(lines[102] ?? '', /WARN {2}warned i=102$/);
   assert.match(lines[100] ?? '', /ERROR failed i=100$/);
 });
 
 test('stderr: buffered lines are not lost when the process exits at once (process.exit, SIGTERM handler)', async () => {
   const exitNow = await runScript(`${IMPORT}
 const log = new Logger({ format: 'json' });
-log.info('one'); log.warn('two');
+log.info('one'); log.info('two');
 process.exit(3);
 `);
   assert.equal(exitNow.code, 3);
