@@ -4,7 +4,7 @@
  */
 import { COMMANDS } from './commands/index.js';
 import type { CommandContext } from './command.js';
-import { Logger, parseLogFormat, parseLogLevel } from '../log.js';
+import { Logger, flushLogs, parseLogFormat, parseLogLevel } from '../log.js';
 import { SecretStoreError, isSecretStoreError } from '../errors.js';
 
 /** The command run when none is named (EdgeX runs its setup with no arguments). */
@@ -84,6 +84,8 @@ export async function main(argv: string[], signal: AbortSignal): Promise<number>
     };
     return await command.run(ctx);
   } catch (err) {
+    // Buffered event lines first, so the final message stays the last line the user sees.
+    flushLogs();
     if (isSecretStoreError(err)) {
       process.stderr.write(`secretstore-setup ${name}: ${err.message}\n`);
       return err.code === 'USAGE' ? 2 : 1;
