@@ -15,7 +15,7 @@ import { resolveConfig, type SecretStoreConfig } from '../../src/config.js';
 import { runBootstrap, type BootstrapOptions } from '../../src/bootstrap/flow.js';
 import { inspectKeyFile, readKeyFile } from '../../src/keyfile/keyfile.js';
 import type { IkmSource } from '../../src/vmk/ikm-hook.js';
-import { isSecretStoreError } from '../../src/errors.js';
+import { isSecretStoreError, type ErrorCode } from '../../src/errors.js';
 import { assertNoSecrets } from '../helpers/secret-scan.js';
 import { INIT_MARKER } from '../../src/bootstrap/init-marker.js';
 
@@ -97,429 +97,313 @@ async function harness(settings: Record<string, unknown> = {}): Promise<Harness>
   };
 }
 
+/** Awaits `p`, asserting it rejects with a SecretStoreError of `code` whose message matches every one of `messages`. */
+async function rejectsWithCode(p: Promise<unknown>, code: ErrorCode, ...messages: RegExp[]): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(isSecretStoreError(err, code));
+    for (const m of messages) assert.match(err.message, m);
+    return true;
+  });
+}
+
+/** A flow test's body: gets a fresh harness, which {@link flowTest} always closes afterwards. */
+type FlowBody = (h: Harness) => Promise<void>;
+
+/**
+ * Declares a test that runs `body` against a fresh {@link harness} (built from the optional config `settings`) and
+ * closes it whatever happens, so its logs and secrets always join the final scan and nothing is left running.
+ */
+function flowTest(name: string, ...args: [FlowBody] | [Record<string, unknown>, FlowBody]): void {
+  const [settings, body] = args.length === 1 ? [{}, args[0]] : args;
+  test(name, async () => {
+    const h = await harness(settings);
+    try {
+      await body(h);
+    } finally {
+      await h.close();
+    }
+  });
+}
+
 function rootTokens(fake: FakeVault): number {
   return [...fake.tokens.values()].filter((t) => t.policies.includes('root')).length;
 }
 
-test('first boot: init, encrypted v2 key file verified before unseal, provisioned, no root token left', async () => {
-  const h = await harness();
-  try {
-    // EdgeX defect 1: what is on disk when the store receives the first unseal share (and the init marker then).
-    const keyFilePath = join(h.config.tokenFolderPath, 'resp-init.json');
-    let onDiskAtFirstUnseal: Buffer | null | undefined;
-    let markerAtFirstUnseal: boolean | undefined;
-    h.fake.hook = (_req, _res, path) => {
-      if (path === 'sys/unseal' && onDiskAtFirstUnseal === undefined) {
-        onDiskAtFirstUnseal = existsSync(keyFilePath) ? readFileSync(keyFilePath) : null;
-        markerAtFirstUnseal = existsSync(join(h.config.tokenFolderPath, INIT_MARKER));
-      }
-      return false;
-    };
-    const r = await h.run();
-    assert.equal(r.initialized, true);
-    assert.equal(r.initialState, 'uninitialized');
-    assert.deepEqual(r.unsealedNodes, [h.fake.url]);
-    assert.equal(h.fake.sealed, false);
-    // The complete, encrypted key file was on disk before the first unseal request reached the store, and it is the
-    // file that decrypts to the store's shares (saved, verified, THEN unsealed).
-    assert.ok(onDiskAtFirstUnseal instanceof Buffer, 'the key file existed when the first unseal share was sent');
-    assert.deepEqual(onDiskAtFirstUnseal, await readFile(keyFilePath), 'and was already complete (not rewritten after)');
-    assert.equal(markerAtFirstUnseal, false, 'the init marker was cleared once the shares were durable');
-    const summary = await inspectKeyFile({ dir: h.config.tokenFolderPath });
-    assert.equal(summary?.format, 'v2');
-    assert.equal(summary.encrypted, true);
-    assert.equal(summary.hasRootToken, false);
-    const { secrets } = await readKeyFile({ dir: h.config.tokenFolderPath }, h.ikm);
-    assert.deepEqual(secrets.shares, h.fake.shares);
-    assert.equal(rootTokens(h.fake), 0, 'every root token revoked');
-    assert.ok(h.fake.policies.get('privileged-token-creator')?.includes('auth/token/create'));
-    assert.deepEqual(h.fake.mounts.get('secret/'), { type: 'kv', options: { version: '1' } });
-    const tokenFile = JSON.parse(await readFile(h.config.tokenProviderAdminTokenPath, 'utf8')) as { auth: { client_token: string; policies: string[] } };
-    assert.ok(h.fake.tokens.has(tokenFile.auth.client_token));
-    assert.ok(tokenFile.auth.policies.includes('privileged-token-creator'));
-    assert.equal((await stat(h.config.tokenProviderAdminTokenPath)).mode & 0o777, 0o600);
-    assert.equal((await stat(join(h.dir, 'run'))).mode & 0o777, 0o700);
-    // RevokeRootTokens: no root token (init's or a generated one) was written anywhere on disk, in any form.
-    const roots = h.fake.issued.filter((t) => t.policies.includes('root'));
-    assert.ok(roots.length >= 2, 'the init root token and a generated one');
-    const files = (await readdir(h.dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
-    assert.ok(files.length >= 2);
-    const contents = await Promise.all(files.map(async (e) => (await readFile(join(e.parentPath, e.name))).toString('latin1')));
-    assertNoSecrets(contents, roots.map((t) => ({ label: 'root token', value: Buffer.from(t.id) })));
-  } finally {
-    await h.close();
-  }
-});
-
-test('a failing save right after init is retried: the shares (which exist nowhere else) reach the disk', async () => {
-  const h = await harness();
-  try {
-    const keyFilePath = join(h.config.tokenFolderPath, 'resp-init.json');
-    // While init is answered, something occupies the key file's name (a directory: the atomic rename onto it
-    // fails); it goes away when the flow reports the failure — no timing involved.
-    h.fake.hook = (_req, _res, path) => {
-      if (path === 'sys/init') mkdirSync(keyFilePath);
-      return false;
-    };
-    const sink = (l: string): void => {
-      h.lines.push(l);
-      if (l.includes('saving the new key file failed; retrying')) rmSync(keyFilePath, { recursive: true, force: true });
-    };
-    const r = await h.run({ log: new Logger({ level: 'debug', sink }) });
-    assert.equal(r.initialized, true);
-    assert.equal(h.lines.filter((l) => l.includes('saving the new key file failed; retrying')).length, 1);
-    assert.ok(h.lines.some((l) => l.includes('attempt=1') && l.includes('code=')));
-    const { secrets } = await readKeyFile({ dir: h.config.tokenFolderPath }, h.ikm);
-    assert.deepEqual(secrets.shares, h.fake.shares, 'the saved file holds the shares of the store');
-    assert.equal(h.fake.sealed, false);
-    assert.equal(existsSync(join(h.config.tokenFolderPath, INIT_MARKER)), false);
-  } finally {
-    await h.close();
-  }
-});
-
-test('already unsealed: shares are decrypted for root regeneration (EdgeX defect 2); previous admin token revoked', async () => {
-  const h = await harness();
-  try {
-    await h.run();
-    const first = JSON.parse(await readFile(h.config.tokenProviderAdminTokenPath, 'utf8')) as { auth: { client_token: string } };
-    const r = await h.run();
-    assert.equal(r.initialState, 'unsealed');
-    assert.deepEqual(r.unsealedNodes, []);
-    assert.equal(r.initialized, false);
-    assert.equal(r.kvMount, 'present', 'KV mount is idempotent');
-    assert.equal(h.fake.requests.filter((x) => x === 'POST sys/mounts/secret').length, 1, 'mounted once over two runs');
-    assert.equal(h.fake.tokens.has(first.auth.client_token), false, 'previous token-issuing token revoked');
-    assert.equal(rootTokens(h.fake), 0);
-  } finally {
-    await h.close();
-  }
-});
-
-test('secret/ already mounted with another engine: reported as a conflict, never replaced (its data kept)', async () => {
-  const h = await harness();
-  try {
-    h.fake.mounts.set('secret/', { type: 'kv', options: { version: '2' } });
-    const r = await h.run();
-    assert.equal(r.kvMount, 'conflict');
-    assert.deepEqual(h.fake.mounts.get('secret/'), { type: 'kv', options: { version: '2' } });
-    assert.equal(h.fake.requests.filter((x) => x.startsWith('POST sys/mounts/') || x.startsWith('DELETE sys/mounts/')).length, 0);
-    assert.ok(h.lines.some((l) => l.includes('secret/ is mounted with another engine; left unchanged')));
-  } finally {
-    await h.close();
-  }
-});
-
-test('sealed (restart): loads, decrypts and unseals', async () => {
-  const h = await harness();
-  try {
-    await h.run();
-    h.fake.seal();
-    const r = await h.run();
-    assert.equal(r.initialState, 'sealed');
-    assert.deepEqual(r.unsealedNodes, [h.fake.url]);
-    assert.equal(h.fake.sealed, false);
-  } finally {
-    await h.close();
-  }
-});
-
-test('shares the store rejects (400): stops at once with UNSEAL_REJECTED, no loop', async () => {
-  const h = await harness();
-  try {
-    await h.run();
-    h.fake.shares = h.fake.shares.map(() => randomBytes(33));
-    h.fake.seal();
-    const before = h.fake.requests.length;
-    await assert.rejects(h.run(), (err: unknown) => {
-      assert.ok(isSecretStoreError(err, 'UNSEAL_REJECTED'));
-      assert.match(err.message, /rejected the unseal key shares/);
-      assert.match(err.message, /do not retry/);
-      return true;
-    });
-    const unseals = h.fake.requests.slice(before).filter((r) => r === 'PUT sys/unseal').length;
-    assert.equal(unseals, 3, 'exactly threshold unseal requests');
-  } finally {
-    await h.close();
-  }
-});
-
-test('unreachable store: visible progress, then a clear failure at the deadline', async () => {
-  const h = await harness({ WaitTimeout: 1 });
-  try {
-    await h.fake.stop();
-    await assert.rejects(h.run(), (err: unknown) => {
-      assert.ok(isSecretStoreError(err, 'STORE_UNREACHABLE'));
-      assert.match(err.message, /was not ready after \d+ s/);
-      return true;
-    });
-    assert.ok(h.lines.some((l) => l.includes('waiting for the secret store')));
-  } finally {
-    await h.close();
-  }
-});
-
-test('initialized but no key file: clear error saying what to do, store untouched', async () => {
-  const h = await harness();
-  try {
-    await h.run();
-    h.fake.seal();
-    const keyFile = join(h.config.tokenFolderPath, 'resp-init.json');
-    await writeFile(keyFile, '');
-    const { rm } = await import('node:fs/promises');
-    await rm(keyFile);
-    await assert.rejects(h.run(), (err: unknown) => {
-      assert.ok(isSecretStoreError(err, 'STORE_INITIALIZED_NO_KEYFILE'));
-      assert.match(err.message, /already initialized but there is no key file/);
-      assert.match(err.message, /restore the key file/);
-      return true;
-    });
-    assert.equal(h.fake.sealed, true);
-  } finally {
-    await h.close();
-  }
-});
-
-test('uninitialized store but a key file exists: refuses to overwrite it', async () => {
-  const h = await harness();
-  try {
-    await h.run();
-    const fresh = new FakeVault();
-    const url = await fresh.start();
-    try {
-      const config = { ...h.config, nodes: [url] };
-      await assert.rejects(scanRun(runBootstrap({ config, log: scanLog(), ikmSource: new FixedIkm(h.ikm) })), (err: unknown) => {
-        assert.ok(isSecretStoreError(err, 'STORE_KEYFILE_MISMATCH'));
-        assert.match(err.message, /refusing to overwrite/);
-        return true;
-      });
-      assert.equal(fresh.initialized, false);
-    } finally {
-      await fresh.stop();
+flowTest('first boot: init, encrypted v2 key file verified before unseal, provisioned, no root token left', async (h) => {
+  // EdgeX defect 1: what is on disk when the store receives the first unseal share (and the init marker then).
+  const keyFilePath = join(h.config.tokenFolderPath, 'resp-init.json');
+  let onDiskAtFirstUnseal: Buffer | null | undefined;
+  let markerAtFirstUnseal: boolean | undefined;
+  h.fake.hook = (_req, _res, path) => {
+    if (path === 'sys/unseal' && onDiskAtFirstUnseal === undefined) {
+      onDiskAtFirstUnseal = existsSync(keyFilePath) ? readFileSync(keyFilePath) : null;
+      markerAtFirstUnseal = existsSync(join(h.config.tokenFolderPath, INIT_MARKER));
     }
-  } finally {
-    await h.close();
-  }
+    return false;
+  };
+  const r = await h.run();
+  assert.equal(r.initialized, true);
+  assert.equal(r.initialState, 'uninitialized');
+  assert.deepEqual(r.unsealedNodes, [h.fake.url]);
+  assert.equal(h.fake.sealed, false);
+  // The complete, encrypted key file was on disk before the first unseal request reached the store, and it is the
+  // file that decrypts to the store's shares (saved, verified, THEN unsealed).
+  assert.ok(onDiskAtFirstUnseal instanceof Buffer, 'the key file existed when the first unseal share was sent');
+  assert.deepEqual(onDiskAtFirstUnseal, await readFile(keyFilePath), 'and was already complete (not rewritten after)');
+  assert.equal(markerAtFirstUnseal, false, 'the init marker was cleared once the shares were durable');
+  const summary = await inspectKeyFile({ dir: h.config.tokenFolderPath });
+  assert.equal(summary?.format, 'v2');
+  assert.equal(summary.encrypted, true);
+  assert.equal(summary.hasRootToken, false);
+  const { secrets } = await readKeyFile({ dir: h.config.tokenFolderPath }, h.ikm);
+  assert.deepEqual(secrets.shares, h.fake.shares);
+  assert.equal(rootTokens(h.fake), 0, 'every root token revoked');
+  assert.ok(h.fake.policies.get('privileged-token-creator')?.includes('auth/token/create'));
+  assert.deepEqual(h.fake.mounts.get('secret/'), { type: 'kv', options: { version: '1' } });
+  const tokenFile = JSON.parse(await readFile(h.config.tokenProviderAdminTokenPath, 'utf8')) as { auth: { client_token: string; policies: string[] } };
+  assert.ok(h.fake.tokens.has(tokenFile.auth.client_token));
+  assert.ok(tokenFile.auth.policies.includes('privileged-token-creator'));
+  assert.equal((await stat(h.config.tokenProviderAdminTokenPath)).mode & 0o777, 0o600);
+  assert.equal((await stat(join(h.dir, 'run'))).mode & 0o777, 0o700);
+  // RevokeRootTokens: no root token (init's or a generated one) was written anywhere on disk, in any form.
+  const roots = h.fake.issued.filter((t) => t.policies.includes('root'));
+  assert.ok(roots.length >= 2, 'the init root token and a generated one');
+  const files = (await readdir(h.dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+  assert.ok(files.length >= 2);
+  const contents = await Promise.all(files.map(async (e) => (await readFile(join(e.parentPath, e.name))).toString('latin1')));
+  assertNoSecrets(contents, roots.map((t) => ({ label: 'root token', value: Buffer.from(t.id) })));
 });
 
-test('encrypted key file and no hook: refuses before any request, file unchanged', async () => {
-  const h = await harness();
+flowTest('a failing save right after init is retried: the shares (which exist nowhere else) reach the disk', async (h) => {
+  const keyFilePath = join(h.config.tokenFolderPath, 'resp-init.json');
+  // While init is answered, something occupies the key file's name (a directory: the atomic rename onto it
+  // fails); it goes away when the flow reports the failure — no timing involved.
+  h.fake.hook = (_req, _res, path) => {
+    if (path === 'sys/init') mkdirSync(keyFilePath);
+    return false;
+  };
+  const sink = (l: string): void => {
+    h.lines.push(l);
+    if (l.includes('saving the new key file failed; retrying')) rmSync(keyFilePath, { recursive: true, force: true });
+  };
+  const r = await h.run({ log: new Logger({ level: 'debug', sink }) });
+  assert.equal(r.initialized, true);
+  assert.equal(h.lines.filter((l) => l.includes('saving the new key file failed; retrying')).length, 1);
+  assert.ok(h.lines.some((l) => l.includes('attempt=1') && l.includes('code=')));
+  const { secrets } = await readKeyFile({ dir: h.config.tokenFolderPath }, h.ikm);
+  assert.deepEqual(secrets.shares, h.fake.shares, 'the saved file holds the shares of the store');
+  assert.equal(h.fake.sealed, false);
+  assert.equal(existsSync(join(h.config.tokenFolderPath, INIT_MARKER)), false);
+});
+
+flowTest('already unsealed: shares are decrypted for root regeneration (EdgeX defect 2); previous admin token revoked', async (h) => {
+  await h.run();
+  const first = JSON.parse(await readFile(h.config.tokenProviderAdminTokenPath, 'utf8')) as { auth: { client_token: string } };
+  const r = await h.run();
+  assert.equal(r.initialState, 'unsealed');
+  assert.deepEqual(r.unsealedNodes, []);
+  assert.equal(r.initialized, false);
+  assert.equal(r.kvMount, 'present', 'KV mount is idempotent');
+  assert.equal(h.fake.requests.filter((x) => x === 'POST sys/mounts/secret').length, 1, 'mounted once over two runs');
+  assert.equal(h.fake.tokens.has(first.auth.client_token), false, 'previous token-issuing token revoked');
+  assert.equal(rootTokens(h.fake), 0);
+});
+
+flowTest('secret/ already mounted with another engine: reported as a conflict, never replaced (its data kept)', async (h) => {
+  h.fake.mounts.set('secret/', { type: 'kv', options: { version: '2' } });
+  const r = await h.run();
+  assert.equal(r.kvMount, 'conflict');
+  assert.deepEqual(h.fake.mounts.get('secret/'), { type: 'kv', options: { version: '2' } });
+  assert.equal(h.fake.requests.filter((x) => x.startsWith('POST sys/mounts/') || x.startsWith('DELETE sys/mounts/')).length, 0);
+  assert.ok(h.lines.some((l) => l.includes('secret/ is mounted with another engine; left unchanged')));
+});
+
+flowTest('sealed (restart): loads, decrypts and unseals', async (h) => {
+  await h.run();
+  h.fake.seal();
+  const r = await h.run();
+  assert.equal(r.initialState, 'sealed');
+  assert.deepEqual(r.unsealedNodes, [h.fake.url]);
+  assert.equal(h.fake.sealed, false);
+});
+
+flowTest('shares the store rejects (400): stops at once with UNSEAL_REJECTED, no loop', async (h) => {
+  await h.run();
+  h.fake.shares = h.fake.shares.map(() => randomBytes(33));
+  h.fake.seal();
+  const before = h.fake.requests.length;
+  await rejectsWithCode(h.run(), 'UNSEAL_REJECTED', /rejected the unseal key shares/, /do not retry/);
+  const unseals = h.fake.requests.slice(before).filter((r) => r === 'PUT sys/unseal').length;
+  assert.equal(unseals, 3, 'exactly threshold unseal requests');
+});
+
+flowTest('unreachable store: visible progress, then a clear failure at the deadline', { WaitTimeout: 1 }, async (h) => {
+  await h.fake.stop();
+  await rejectsWithCode(h.run(), 'STORE_UNREACHABLE', /was not ready after \d+ s/);
+  assert.ok(h.lines.some((l) => l.includes('waiting for the secret store')));
+});
+
+flowTest('initialized but no key file: clear error saying what to do, store untouched', async (h) => {
+  await h.run();
+  h.fake.seal();
+  const keyFile = join(h.config.tokenFolderPath, 'resp-init.json');
+  await writeFile(keyFile, '');
+  const { rm } = await import('node:fs/promises');
+  await rm(keyFile);
+  await rejectsWithCode(h.run(), 'STORE_INITIALIZED_NO_KEYFILE', /already initialized but there is no key file/, /restore the key file/);
+  assert.equal(h.fake.sealed, true);
+});
+
+flowTest('uninitialized store but a key file exists: refuses to overwrite it', async (h) => {
+  await h.run();
+  const fresh = new FakeVault();
+  const url = await fresh.start();
   try {
-    await h.run();
-    h.fake.seal();
-    const keyFile = join(h.config.tokenFolderPath, 'resp-init.json');
-    const before = await readFile(keyFile);
-    const requests = h.fake.requests.length;
-    await assert.rejects(h.run({ hook: false }), (err: unknown) => {
-      assert.ok(isSecretStoreError(err, 'KEYFILE_ENCRYPTED_NO_HOOK'));
-      assert.match(err.message, /set EDGEX_IKM_HOOK/);
-      return true;
-    });
-    assert.equal(h.fake.requests.length, requests);
-    assert.deepEqual(await readFile(keyFile), before);
+    const config = { ...h.config, nodes: [url] };
+    await rejectsWithCode(scanRun(runBootstrap({ config, log: scanLog(), ikmSource: new FixedIkm(h.ikm) })), 'STORE_KEYFILE_MISMATCH', /refusing to overwrite/);
+    assert.equal(fresh.initialized, false);
   } finally {
-    await h.close();
+    await fresh.stop();
   }
 });
 
-test('wrong IKM: fails closed (KEYFILE_WRONG_IKM), file and store untouched', async () => {
-  const h = await harness();
-  try {
-    await h.run();
-    h.fake.seal();
-    const keyFile = join(h.config.tokenFolderPath, 'resp-init.json');
-    const before = await readFile(keyFile);
-    await assert.rejects(h.run({ ikm: randomBytes(32) }), (err: unknown) => {
-      assert.ok(isSecretStoreError(err, 'KEYFILE_WRONG_IKM'));
-      assert.match(err.message, /the IKM does not decrypt .*resp-init\.json.*; nothing was changed/);
-      return true;
-    });
-    assert.deepEqual(await readFile(keyFile), before);
-    assert.equal(h.fake.sealed, true);
-    assert.equal(h.fake.requests.filter((r) => r === 'PUT sys/unseal').length, 3, 'only the first boot unsealed');
-  } finally {
-    await h.close();
-  }
+flowTest('encrypted key file and no hook: refuses before any request, file unchanged', async (h) => {
+  await h.run();
+  h.fake.seal();
+  const keyFile = join(h.config.tokenFolderPath, 'resp-init.json');
+  const before = await readFile(keyFile);
+  const requests = h.fake.requests.length;
+  await rejectsWithCode(h.run({ hook: false }), 'KEYFILE_ENCRYPTED_NO_HOOK', /set EDGEX_IKM_HOOK/);
+  assert.equal(h.fake.requests.length, requests);
+  assert.deepEqual(await readFile(keyFile), before);
 });
 
-test('leftovers of an interrupted run (partial unseal, root generation in progress) are cleared', async () => {
-  const h = await harness();
-  try {
-    await h.run();
-    h.fake.seal();
-    h.fake.progress.add('00'.repeat(33));
-    const r = await h.run();
-    assert.equal(r.initialState, 'sealed');
-    assert.ok(h.lines.some((l) => l.includes('resetting a partial unseal attempt')));
-    h.fake.generateRoot = { nonce: 'stale', otp: 'x'.repeat(28), progress: new Set(['ab']) };
-    await h.run();
-    assert.ok(h.lines.some((l) => l.includes('cancelling a root token generation')));
-  } finally {
-    await h.close();
-  }
+flowTest('wrong IKM: fails closed (KEYFILE_WRONG_IKM), file and store untouched', async (h) => {
+  await h.run();
+  h.fake.seal();
+  const keyFile = join(h.config.tokenFolderPath, 'resp-init.json');
+  const before = await readFile(keyFile);
+  await rejectsWithCode(h.run({ ikm: randomBytes(32) }), 'KEYFILE_WRONG_IKM', /the IKM does not decrypt .*resp-init\.json.*; nothing was changed/);
+  assert.deepEqual(await readFile(keyFile), before);
+  assert.equal(h.fake.sealed, true);
+  assert.equal(h.fake.requests.filter((r) => r === 'PUT sys/unseal').length, 3, 'only the first boot unsealed');
 });
 
-test('RevokeRootTokens=false: the root token is kept encrypted in the v2 file and reused', async () => {
-  const h = await harness({ RevokeRootTokens: false });
-  try {
-    await h.run();
-    const summary = await inspectKeyFile({ dir: h.config.tokenFolderPath });
-    assert.equal(summary?.hasRootToken, true);
-    assert.equal(summary.rootTokenEncrypted, true);
-    const raw = await readFile(join(h.config.tokenFolderPath, 'resp-init.json'), 'utf8');
-    const { secrets } = await readKeyFile({ dir: h.config.tokenFolderPath }, h.ikm);
-    assert.ok(secrets.rootToken !== undefined && !raw.includes(secrets.rootToken.toString('utf8')));
-    assert.equal(rootTokens(h.fake), 1, 'only the kept root token remains');
-    const gen = h.fake.requests.filter((x) => x.startsWith('PUT sys/generate-root')).length;
-    h.fake.seal();
-    await h.run();
-    assert.equal(h.fake.requests.filter((x) => x.startsWith('PUT sys/generate-root')).length, gen, 'no regeneration needed');
-    assert.equal(rootTokens(h.fake), 1);
-  } finally {
-    await h.close();
-  }
+flowTest('leftovers of an interrupted run (partial unseal, root generation in progress) are cleared', async (h) => {
+  await h.run();
+  h.fake.seal();
+  h.fake.progress.add('00'.repeat(33));
+  const r = await h.run();
+  assert.equal(r.initialState, 'sealed');
+  assert.ok(h.lines.some((l) => l.includes('resetting a partial unseal attempt')));
+  h.fake.generateRoot = { nonce: 'stale', otp: 'x'.repeat(28), progress: new Set(['ab']) };
+  await h.run();
+  assert.ok(h.lines.some((l) => l.includes('cancelling a root token generation')));
 });
 
-test('edgex format with a kept root token is refused up front (it cannot encrypt it)', async () => {
-  const h = await harness({ RevokeRootTokens: false, KeyFileFormat: 'edgex' });
-  try {
-    await assert.rejects(h.run(), (err: unknown) => isSecretStoreError(err, 'CONFIG') && /KeyFileFormat edgex/.test(err.message));
-    assert.equal(h.fake.initialized, false);
-  } finally {
-    await h.close();
-  }
+flowTest('RevokeRootTokens=false: the root token is kept encrypted in the v2 file and reused', { RevokeRootTokens: false }, async (h) => {
+  await h.run();
+  const summary = await inspectKeyFile({ dir: h.config.tokenFolderPath });
+  assert.equal(summary?.hasRootToken, true);
+  assert.equal(summary.rootTokenEncrypted, true);
+  const raw = await readFile(join(h.config.tokenFolderPath, 'resp-init.json'), 'utf8');
+  const { secrets } = await readKeyFile({ dir: h.config.tokenFolderPath }, h.ikm);
+  assert.ok(secrets.rootToken !== undefined && !raw.includes(secrets.rootToken.toString('utf8')));
+  assert.equal(rootTokens(h.fake), 1, 'only the kept root token remains');
+  const gen = h.fake.requests.filter((x) => x.startsWith('PUT sys/generate-root')).length;
+  h.fake.seal();
+  await h.run();
+  assert.equal(h.fake.requests.filter((x) => x.startsWith('PUT sys/generate-root')).length, gen, 'no regeneration needed');
+  assert.equal(rootTokens(h.fake), 1);
 });
 
-test('no hook: plaintext file (as EdgeX); later with a hook it is migrated in place and verified', async () => {
-  const h = await harness();
-  try {
-    await h.run({ hook: false });
-    assert.equal((await inspectKeyFile({ dir: h.config.tokenFolderPath }))?.format, 'plaintext');
-    assert.ok(h.lines.some((l) => l.includes('PLAINTEXT')));
-    h.fake.seal();
-    const r = await h.run();
-    assert.equal(r.keyFileRewritten, 'migrated');
-    const s = await inspectKeyFile({ dir: h.config.tokenFolderPath });
-    assert.equal(s?.format, 'v2');
-    assert.equal(s.encrypted, true);
-    assert.equal(h.fake.sealed, false);
-  } finally {
-    await h.close();
-  }
+flowTest('edgex format with a kept root token is refused up front (it cannot encrypt it)', { RevokeRootTokens: false, KeyFileFormat: 'edgex' }, async (h) => {
+  await rejectsWithCode(h.run(), 'CONFIG', /KeyFileFormat edgex/);
+  assert.equal(h.fake.initialized, false);
 });
 
-test('--keyfile-format edgex writes EdgeX-compatible encrypted files', async () => {
-  const h = await harness({ KeyFileFormat: 'edgex' });
-  try {
-    await h.run();
-    const s = await inspectKeyFile({ dir: h.config.tokenFolderPath });
-    assert.equal(s?.format, 'edgex');
-    assert.equal(s.saltPresent, true);
-    const doc = JSON.parse(await readFile(join(h.config.tokenFolderPath, 'resp-init.json'), 'utf8')) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(doc).sort(), ['encrypted_keys', 'nonces']);
-    h.fake.seal();
-    await h.run();
-    assert.equal(h.fake.sealed, false);
-  } finally {
-    await h.close();
-  }
+flowTest('no hook: plaintext file (as EdgeX); later with a hook it is migrated in place and verified', async (h) => {
+  await h.run({ hook: false });
+  assert.equal((await inspectKeyFile({ dir: h.config.tokenFolderPath }))?.format, 'plaintext');
+  assert.ok(h.lines.some((l) => l.includes('PLAINTEXT')));
+  h.fake.seal();
+  const r = await h.run();
+  assert.equal(r.keyFileRewritten, 'migrated');
+  const s = await inspectKeyFile({ dir: h.config.tokenFolderPath });
+  assert.equal(s?.format, 'v2');
+  assert.equal(s.encrypted, true);
+  assert.equal(h.fake.sealed, false);
 });
 
-test('EdgeX defect 3: removing a stored root token re-saves the shares ENCRYPTED, never plaintext', async () => {
-  const h = await harness({ RevokeRootTokens: false });
-  try {
-    await h.run();
-    assert.equal((await inspectKeyFile({ dir: h.config.tokenFolderPath }))?.hasRootToken, true);
-    h.fake.seal();
-    const strict = { ...h.config, revokeRootTokens: true };
-    const r = await scanRun(runBootstrap({ config: strict, log: scanLog(), ikmSource: new FixedIkm(h.ikm) }));
-    assert.equal(r.keyFileRewritten, 'root-token-removed');
-    const s = await inspectKeyFile({ dir: h.config.tokenFolderPath });
-    assert.equal(s?.hasRootToken, false);
-    assert.equal(s.encrypted, true);
-    assert.equal(rootTokens(h.fake), 0);
-  } finally {
-    await h.close();
-  }
+flowTest('--keyfile-format edgex writes EdgeX-compatible encrypted files', { KeyFileFormat: 'edgex' }, async (h) => {
+  await h.run();
+  const s = await inspectKeyFile({ dir: h.config.tokenFolderPath });
+  assert.equal(s?.format, 'edgex');
+  assert.equal(s.saltPresent, true);
+  const doc = JSON.parse(await readFile(join(h.config.tokenFolderPath, 'resp-init.json'), 'utf8')) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(doc).sort(), ['encrypted_keys', 'nonces']);
+  h.fake.seal();
+  await h.run();
+  assert.equal(h.fake.sealed, false);
 });
 
-test('EdgeX defect 4: an edgex file with fewer nonces than keys is a clean error, store untouched', async () => {
-  const h = await harness({ KeyFileFormat: 'edgex' });
-  try {
-    await h.run();
-    h.fake.seal();
-    const path = join(h.config.tokenFolderPath, 'resp-init.json');
-    const doc = JSON.parse(await readFile(path, 'utf8')) as { encrypted_keys: string[]; nonces: string[] };
-    doc.nonces.pop();
-    await writeFile(path, JSON.stringify(doc) + '\n');
-    await assert.rejects(h.run(), (err: unknown) => {
-      assert.ok(isSecretStoreError(err, 'KEYFILE_MALFORMED'));
-      assert.match(err.message, /has 5 encrypted keys but 4 nonces/);
-      return true;
-    });
-    assert.equal(h.fake.sealed, true);
-  } finally {
-    await h.close();
-  }
+flowTest('EdgeX defect 3: removing a stored root token re-saves the shares ENCRYPTED, never plaintext', { RevokeRootTokens: false }, async (h) => {
+  await h.run();
+  assert.equal((await inspectKeyFile({ dir: h.config.tokenFolderPath }))?.hasRootToken, true);
+  h.fake.seal();
+  const strict = { ...h.config, revokeRootTokens: true };
+  const r = await scanRun(runBootstrap({ config: strict, log: scanLog(), ikmSource: new FixedIkm(h.ikm) }));
+  assert.equal(r.keyFileRewritten, 'root-token-removed');
+  const s = await inspectKeyFile({ dir: h.config.tokenFolderPath });
+  assert.equal(s?.hasRootToken, false);
+  assert.equal(s.encrypted, true);
+  assert.equal(rootTokens(h.fake), 0);
 });
 
-test('EdgeX defect 6: a missing kdf-salt.dat is SALT_MISSING, never silently regenerated', async () => {
-  const h = await harness({ KeyFileFormat: 'edgex' });
-  try {
-    await h.run();
-    h.fake.seal();
-    const { rm, access } = await import('node:fs/promises');
-    const salt = join(h.config.tokenFolderPath, 'kdf-salt.dat');
-    await rm(salt);
-    await assert.rejects(h.run(), (err: unknown) => isSecretStoreError(err, 'SALT_MISSING') && /restore it from a backup/.test(err.message));
-    await assert.rejects(access(salt), 'no new salt was made');
-    assert.equal(h.fake.sealed, true);
-  } finally {
-    await h.close();
-  }
+flowTest('EdgeX defect 4: an edgex file with fewer nonces than keys is a clean error, store untouched', { KeyFileFormat: 'edgex' }, async (h) => {
+  await h.run();
+  h.fake.seal();
+  const path = join(h.config.tokenFolderPath, 'resp-init.json');
+  const doc = JSON.parse(await readFile(path, 'utf8')) as { encrypted_keys: string[]; nonces: string[] };
+  doc.nonces.pop();
+  await writeFile(path, JSON.stringify(doc) + '\n');
+  await rejectsWithCode(h.run(), 'KEYFILE_MALFORMED', /has 5 encrypted keys but 4 nonces/);
+  assert.equal(h.fake.sealed, true);
 });
 
-test('EdgeX defect 8: a relative hook path is refused before the store is touched (no PATH lookup)', async () => {
-  const h = await harness();
-  try {
-    const { HookIkmSource } = await import('../../src/vmk/ikm-hook.js');
-    await assert.rejects(scanRun(runBootstrap({ config: h.config, log: scanLog(), ikmSource: new HookIkmSource({ path: 'ikm-dev' }) })), (err: unknown) => {
-      assert.ok(isSecretStoreError(err, 'HOOK_INVALID_PATH'));
-      assert.match(err.message, /must be absolute \(it is never looked up on PATH\)/);
-      return true;
-    });
-    assert.equal(h.fake.initialized, false, 'no init without a working hook');
-  } finally {
-    await h.close();
-  }
+flowTest('EdgeX defect 6: a missing kdf-salt.dat is SALT_MISSING, never silently regenerated', { KeyFileFormat: 'edgex' }, async (h) => {
+  await h.run();
+  h.fake.seal();
+  const { rm, access } = await import('node:fs/promises');
+  const salt = join(h.config.tokenFolderPath, 'kdf-salt.dat');
+  await rm(salt);
+  await rejectsWithCode(h.run(), 'SALT_MISSING', /restore it from a backup/);
+  await assert.rejects(access(salt), 'no new salt was made');
+  assert.equal(h.fake.sealed, true);
 });
 
-test('EdgeX defect 9: a tampered key file is KEYFILE_TAMPERED, told apart from a wrong IKM; store untouched', async () => {
-  const h = await harness();
-  try {
-    await h.run();
-    h.fake.seal();
-    const path = join(h.config.tokenFolderPath, 'resp-init.json');
-    const doc = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-    // Flip one hex digit inside the first share's ciphertext, keeping the document well-formed.
-    const text = JSON.stringify(doc);
-    const m = /"ciphertext":"([0-9a-f])/.exec(text);
-    assert.ok(m?.[1] !== undefined, 'v2 document has a ciphertext field');
-    const flipped = text.replace(/"ciphertext":"[0-9a-f]/, `"ciphertext":"${m[1] === '0' ? '1' : '0'}`);
-    await writeFile(path, flipped + '\n');
-    await assert.rejects(h.run(), (err: unknown) => {
-      assert.ok(isSecretStoreError(err, 'KEYFILE_TAMPERED'));
-      assert.match(err.message, /fails authentication although the IKM is right, so the file was altered or damaged/);
-      return true;
-    });
-    assert.equal(h.fake.sealed, true);
-  } finally {
-    await h.close();
-  }
+flowTest('EdgeX defect 8: a relative hook path is refused before the store is touched (no PATH lookup)', async (h) => {
+  const { HookIkmSource } = await import('../../src/vmk/ikm-hook.js');
+  await rejectsWithCode(scanRun(runBootstrap({ config: h.config, log: scanLog(), ikmSource: new HookIkmSource({ path: 'ikm-dev' }) })), 'HOOK_INVALID_PATH', /must be absolute \(it is never looked up on PATH\)/);
+  assert.equal(h.fake.initialized, false, 'no init without a working hook');
 });
 
-test('several nodes of one cluster: initialized once through the first, each unsealed', async () => {
-  const h = await harness();
+flowTest('EdgeX defect 9: a tampered key file is KEYFILE_TAMPERED, told apart from a wrong IKM; store untouched', async (h) => {
+  await h.run();
+  h.fake.seal();
+  const path = join(h.config.tokenFolderPath, 'resp-init.json');
+  const doc = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  // Flip one hex digit inside the first share's ciphertext, keeping the document well-formed.
+  const text = JSON.stringify(doc);
+  const m = /"ciphertext":"([0-9a-f])/.exec(text);
+  assert.ok(m?.[1] !== undefined, 'v2 document has a ciphertext field');
+  const flipped = text.replace(/"ciphertext":"[0-9a-f]/, `"ciphertext":"${m[1] === '0' ? '1' : '0'}`);
+  await writeFile(path, flipped + '\n');
+  await rejectsWithCode(h.run(), 'KEYFILE_TAMPERED', /fails authentication although the IKM is right, so the file was altered or damaged/);
+  assert.equal(h.fake.sealed, true);
+});
+
+flowTest('several nodes of one cluster: initialized once through the first, each unsealed', async (h) => {
   const second = new FakeVault();
   const url2 = await second.start();
   try {
@@ -542,37 +426,23 @@ test('several nodes of one cluster: initialized once through the first, each uns
   } finally {
     collectSecrets(second);
     await second.stop();
-    await h.close();
   }
 });
 
-test('init answered but lost (connection cut after the store initialized): never re-sent; the rerun names the cause', async () => {
-  const h = await harness();
-  try {
-    h.fake.hook = (req, _res, path) => {
-      if (path !== 'sys/init') return false;
-      // The store initializes, then the answer never arrives.
-      h.fake.initialized = true;
-      h.fake.threshold = 3;
-      h.fake.shares = [randomBytes(33), randomBytes(33), randomBytes(33)];
-      req.socket.destroy();
-      return true;
-    };
-    await assert.rejects(h.run(), (err: unknown) => {
-      assert.ok(isSecretStoreError(err, 'STORE_UNREACHABLE'));
-      assert.match(err.message, /cannot reach the secret store at http:\/\/127\.0\.0\.1:\d+ \(/);
-      return true;
-    });
-    assert.equal(h.fake.requests.filter((r) => r === 'PUT sys/init').length, 1, 'init never sent twice');
-    h.fake.hook = undefined;
-    await assert.rejects(h.run(), (err: unknown) => {
-      assert.ok(isSecretStoreError(err, 'STORE_INITIALIZED_NO_KEYFILE'));
-      assert.match(err.message, /interrupted during initialization of http:\/\/127\.0\.0\.1:\d+ at \d{4}-/);
-      return true;
-    });
-  } finally {
-    await h.close();
-  }
+flowTest('init answered but lost (connection cut after the store initialized): never re-sent; the rerun names the cause', async (h) => {
+  h.fake.hook = (req, _res, path) => {
+    if (path !== 'sys/init') return false;
+    // The store initializes, then the answer never arrives.
+    h.fake.initialized = true;
+    h.fake.threshold = 3;
+    h.fake.shares = [randomBytes(33), randomBytes(33), randomBytes(33)];
+    req.socket.destroy();
+    return true;
+  };
+  await rejectsWithCode(h.run(), 'STORE_UNREACHABLE', /cannot reach the secret store at http:\/\/127\.0\.0\.1:\d+ \(/);
+  assert.equal(h.fake.requests.filter((r) => r === 'PUT sys/init').length, 1, 'init never sent twice');
+  h.fake.hook = undefined;
+  await rejectsWithCode(h.run(), 'STORE_INITIALIZED_NO_KEYFILE', /interrupted during initialization of http:\/\/127\.0\.0\.1:\d+ at \d{4}-/);
 });
 
 test('no secret (IKM, shares, init and generated root tokens, issued tokens) in any log line or error text of the flows above', () => {

@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { keysCommand } from '../../src/cli/commands/keys.js';
 import type { CommandContext } from '../../src/cli/command.js';
@@ -15,12 +15,10 @@ import { isSecretStoreError } from '../../src/errors.js';
 import { Logger } from '../../src/log.js';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
 import { TEST_IKM_HEX, writeHook, writeIkmHook } from '../vmk/hook-scripts.js';
-import { loadGolden } from '../vmk/vectors.js';
+import { plaintextDir, snapshot } from './keys-fixtures.js';
 
 let root = '';
 let goodHook = '';
-let n = 0;
-const plain = loadGolden().plaintext[0];
 before(async () => {
   root = await makeTempDir('sss-keys-hooks-');
   goodHook = await writeIkmHook(root, 'good.sh');
@@ -48,20 +46,6 @@ async function keysError(args: string[], hook: string, extraEnv: NodeJS.ProcessE
     return err;
   }
   assert.fail(`keys ${args.join(' ')} succeeded with a broken hook`);
-}
-
-async function snapshot(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const name of (await readdir(dir)).sort()) out[name] = (await readFile(join(dir, name))).toString('hex');
-  return out;
-}
-
-async function plaintextDir(): Promise<string> {
-  assert.ok(plain !== undefined);
-  const dir = join(root, `case-${++n}`);
-  await mkdir(dir, { mode: 0o700 });
-  await writeFile(join(dir, 'resp-init.json'), plain.key_file, { mode: 0o600 });
-  return dir;
 }
 
 const ikm = TEST_IKM_HEX;
@@ -122,12 +106,12 @@ for (const [what, body, code, message] of modes) {
     const hook = await hookFor(what, body);
     const env = { EDGEX_IKM_HOOK_TIMEOUT: '1' };
     // First encryption: the broken hook is the only IKM source.
-    const plainDir = await plaintextDir();
+    const plainDir = await plaintextDir(root);
     const beforePlain = await snapshot(plainDir);
     assertHookError(await keysError(['encrypt', '--dir', plainDir], hook, env), code, message, `encrypt, ${what}`);
     assert.deepEqual(await snapshot(plainDir), beforePlain, `encrypt, ${what}: the folder is unchanged`);
     // Rotation: the old hook decrypts, the broken new one fails; nothing may change.
-    const encDir = await plaintextDir();
+    const encDir = await plaintextDir(root);
     await keysCommand.run({
       argv: ['encrypt', '--dir', encDir, '--format', 'edgex', '--drop-root-token'],
       env: { PATH: process.env.PATH, EDGEX_IKM_HOOK: goodHook },

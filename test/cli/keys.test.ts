@@ -1,18 +1,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, readdir, unlink, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
 import { readKeyFile } from '../../src/keyfile/keyfile.js';
 import { OTHER_IKM_HEX, TEST_IKM_HEX, writeHook, writeIkmHook } from '../vmk/hook-scripts.js';
 import { loadGolden } from '../vmk/vectors.js';
+import { plaintextDir, snapshot } from './keys-fixtures.js';
 
 let root = '';
 let hook = '';
 let otherHook = '';
 let failingHook = '';
-let n = 0;
 const golden = loadGolden();
 const plain = golden.plaintext[0];
 const ikm = Buffer.from(TEST_IKM_HEX, 'hex');
@@ -27,14 +27,6 @@ after(async () => {
   await removeTempDir(root);
 });
 
-/** A fresh folder holding the golden plaintext Vault init response. */
-async function plaintextDir(): Promise<string> {
-  assert.ok(plain !== undefined);
-  const dir = join(root, `case-${++n}`);
-  await mkdir(dir, { mode: 0o700 });
-  await writeFile(join(dir, 'resp-init.json'), plain.key_file, { mode: 0o600 });
-  return dir;
-}
 function envWith(hookPath?: string): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.EDGEX_IKM_HOOK;
@@ -44,12 +36,6 @@ function envWith(hookPath?: string): NodeJS.ProcessEnv {
 function keys(args: string[], hookPath?: string): Promise<CliResult> {
   return runCli(['keys', ...args], { env: envWith(hookPath) });
 }
-/** Snapshot of every file in a folder, to prove a failed command changed nothing. */
-async function snapshot(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const name of (await readdir(dir)).sort()) out[name] = (await readFile(join(dir, name))).toString('hex');
-  return out;
-}
 function oneLineFailure(r: CliResult, code: number, message: RegExp): void {
   assert.equal(r.code, code, r.stderr);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -58,7 +44,7 @@ function oneLineFailure(r: CliResult, code: number, message: RegExp): void {
 
 test('encrypt (default v2) → verify → inspect; the shares are the original ones', async () => {
   assert.ok(plain !== undefined);
-  const dir = await plaintextDir();
+  const dir = await plaintextDir(root);
   const enc = await keys(['encrypt', '--dir', dir], hook);
   assert.equal(enc.code, 0, enc.stderr);
   assert.match(enc.stdout, /^encrypted: .*resp-init.json: v2 format, encrypted, 5 shares, root token encrypted\n$/);
@@ -86,11 +72,11 @@ test('encrypt (default v2) → verify → inspect; the shares are the original o
 });
 
 test('encrypt --format edgex needs --drop-root-token when a root token is kept', async () => {
-  const dir = await plaintextDir();
+  const dir = await plaintextDir(root);
   const before = await snapshot(dir);
   // Refused before the hook runs: hardware may release the IKM only a few times per boot.
-  const runs = join(root, `runs-${n}.txt`);
-  const counted = await writeHook(root, `counted-${n}.sh`, `echo run >> '${runs}'\nprintf '%s\\n' '${TEST_IKM_HEX}'`);
+  const runs = join(root, `runs-${basename(dir)}.txt`);
+  const counted = await writeHook(root, `counted-${basename(dir)}.sh`, `echo run >> '${runs}'\nprintf '%s\\n' '${TEST_IKM_HEX}'`);
   oneLineFailure(await keys(['encrypt', '--dir', dir, '--format', 'edgex'], counted), 1, /edgex format can only hold in plaintext; use --format v2, or add --drop-root-token/);
   await assert.rejects(readFile(runs), { code: 'ENOENT' }, 'the hook was not run');
   assert.deepEqual(await snapshot(dir), before);
@@ -105,7 +91,7 @@ test('encrypt --format edgex needs --drop-root-token when a root token is kept',
 
 test('decrypt writes a Vault init response and warns loudly', async () => {
   assert.ok(plain !== undefined);
-  const dir = await plaintextDir();
+  const dir = await plaintextDir(root);
   assert.equal((await keys(['encrypt', '--dir', dir], hook)).code, 0);
   const r = await keys(['decrypt', '--dir', dir], hook);
   assert.equal(r.code, 0, r.stderr);
@@ -117,7 +103,7 @@ test('decrypt writes a Vault init response and warns loudly', async () => {
 });
 
 test('convert v2 → edgex → v2', async () => {
-  const dir = await plaintextDir();
+  const dir = await plaintextDir(root);
   assert.equal((await keys(['encrypt', '--dir', dir], hook)).code, 0);
   oneLineFailure(await keys(['convert', '--dir', dir, '--to', 'v2'], hook), 1, /already in the v2 format; nothing was changed/);
   oneLineFailure(await keys(['convert', '--dir', dir], hook), 2, /--to v2\|edgex is required/);
@@ -130,7 +116,7 @@ test('convert v2 → edgex → v2', async () => {
 });
 
 test('rewrap moves the file to the new hook\'s IKM with a fresh salt', async () => {
-  const dir = await plaintextDir();
+  const dir = await plaintextDir(root);
   assert.equal((await keys(['encrypt', '--dir', dir, '--format', 'edgex', '--drop-root-token'], hook)).code, 0);
   const salt = await readFile(join(dir, 'kdf-salt.dat'));
   const r = await keys(['rewrap', '--dir', dir, '--new-hook', otherHook], hook);
@@ -142,7 +128,7 @@ test('rewrap moves the file to the new hook\'s IKM with a fresh salt', async () 
 });
 
 test('a wrong IKM leaves every file byte for byte unchanged (verify, decrypt, convert, rewrap)', async () => {
-  const dir = await plaintextDir();
+  const dir = await plaintextDir(root);
   assert.equal((await keys(['encrypt', '--dir', dir], hook)).code, 0);
   const before = await snapshot(dir);
   const message = /the IKM does not decrypt resp-init.json: the hook returned a different key than the one that encrypted it \(changed TPM state or PCRs\?\); nothing was changed/;
@@ -154,7 +140,7 @@ test('a wrong IKM leaves every file byte for byte unchanged (verify, decrypt, co
 });
 
 test('a tampered file is KEYFILE_TAMPERED and stays as it is', async () => {
-  const dir = await plaintextDir();
+  const dir = await plaintextDir(root);
   assert.equal((await keys(['encrypt', '--dir', dir], hook)).code, 0);
   const path = join(dir, 'resp-init.json');
   const doc = JSON.parse(await readFile(path, 'utf8')) as { shares: { ciphertext: string }[] };
@@ -168,7 +154,7 @@ test('a tampered file is KEYFILE_TAMPERED and stays as it is', async () => {
 });
 
 test('a missing salt is SALT_MISSING; nothing is created', async () => {
-  const dir = await plaintextDir();
+  const dir = await plaintextDir(root);
   assert.equal((await keys(['encrypt', '--dir', dir, '--format', 'edgex', '--drop-root-token'], hook)).code, 0);
   await unlink(join(dir, 'kdf-salt.dat'));
   const before = await snapshot(dir);
@@ -180,7 +166,7 @@ test('a missing salt is SALT_MISSING; nothing is created', async () => {
 });
 
 test('no hook set, a failing hook, or plaintext with a hook: clear one-line errors, nothing changed', async () => {
-  const dir = await plaintextDir();
+  const dir = await plaintextDir(root);
   const before = await snapshot(dir);
   oneLineFailure(await keys(['encrypt', '--dir', dir]), 1, /encrypting the key file needs the IKM: set EDGEX_IKM_HOOK/);
   oneLineFailure(await keys(['encrypt', '--dir', dir], failingHook), 1, /exited with status 1; hook stderr: "TPM says no"/);

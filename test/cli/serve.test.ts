@@ -1,9 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
 import { startServe } from './serve-helper.js';
@@ -11,18 +9,8 @@ import { call } from '../store/http/client.js';
 import { protectBlob } from '../../src/vmk/protected-blob.js';
 import { parseListen } from '../../src/cli/commands/serve.js';
 import { isSecretStoreError } from '../../src/errors.js';
+import { httpFixturesDir } from '../helpers/paths.js';
 
-/** The source fixtures folder of the TLS tests, found from the compiled test whatever the outDir depth. */
-function fixturesDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'test/store/http/fixtures');
-    if (existsSync(join(candidate, 'test-server.crt'))) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('test/store/http/fixtures not found');
-    dir = parent;
-  }
-}
 
 test('serve prints exactly one listening line with the real port, creates the data folder 0700, SIGTERM exits 0', async () => {
   const tmp = await makeTempDir();
@@ -126,7 +114,7 @@ test('serve refuses a data folder other users can access, and a port in use', as
 
 test('serve over TLS prints an https URL and answers over TLS', async () => {
   const tmp = await makeTempDir();
-  const fx = fixturesDir();
+  const fx = httpFixturesDir();
   try {
     const s = await startServe([
       '--data', join(tmp, 'd'), '--listen', '127.0.0.1:0',
@@ -146,7 +134,7 @@ test('serve over TLS prints an https URL and answers over TLS', async () => {
 
 test('serve decrypts a TLS key protected with the IKM hook in memory; without the hook it fails closed', async () => {
   const tmp = await makeTempDir();
-  const fx = fixturesDir();
+  const fx = httpFixturesDir();
   try {
     const ikm = Buffer.alloc(32, 0x5a);
     const hook = join(tmp, 'hook.sh');

@@ -1,18 +1,12 @@
 /** Runs an IKM hook (or any program) to completion with a given environment, as EDGEX_IKM_HOOK runners do. */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { sourceFile } from './paths.js';
 
 /** The repository's `hooks/` folder, found walking up from this compiled file (dist/ and .build/<name>/ both work). */
 function hooksDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'hooks', 'ikm-dev'))) return join(dir, 'hooks');
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the hooks/ folder above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
+  return dirname(sourceFile(join('hooks', 'ikm-dev')));
 }
 
 /** Absolute path of a hook in the repository's `hooks/` folder. */
@@ -52,4 +46,22 @@ export async function mustRun(file: string, args: readonly string[], env: NodeJS
   const r = await runProgram(file, args, env);
   if (r.code !== 0) throw new Error(`${file} ${args.join(' ')} exited ${String(r.code)}: ${r.stderr.trim()}`);
   return r.stdout;
+}
+
+/** One IKM line as every hook prints it: 64 lowercase hex digits (32 bytes) and a newline. */
+export const IKM_LINE = /^[0-9a-f]{64}\n$/;
+
+/** Asserts a hook run succeeded and printed exactly one line matching `line`; returns that line without its newline. */
+export function expectIkm(r: RunResult, line: RegExp = IKM_LINE): string {
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, line);
+  return r.stdout.trim();
+}
+
+/** Asserts a hook run failed with status 1, printed nothing on stdout and exactly one stderr line matching `msg`. */
+export function expectHookFailure(r: RunResult, msg: RegExp): void {
+  assert.equal(r.code, 1, `expected failure, got ${String(r.code)}: ${r.stderr}`);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, msg);
 }

@@ -2,24 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hookPath, runProgram, type RunResult } from '../helpers/run-hook.js';
+import { expectHookFailure as fails, expectIkm as ok, hookPath, runProgram } from '../helpers/run-hook.js';
 import { requireTools } from '../helpers/require-tools.js';
 import { SOFTHSM_MODULE, SOFTHSM_PACKAGES, SOFTHSM_TOOLS, makeSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
 
 const HOOK = hookPath('ikm-pkcs11');
-
-function ok(r: RunResult): string {
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^[0-9a-f]{64}\n$/);
-  return r.stdout.trim();
-}
-
-function fails(r: RunResult, msg: RegExp): void {
-  assert.equal(r.code, 1, `expected failure, got ${String(r.code)}: ${r.stderr}`);
-  assert.equal(r.stdout, '');
-  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-  assert.match(r.stderr, msg);
-}
 
 async function withToken(fn: (hsm: SoftHsm, env: NodeJS.ProcessEnv) => Promise<void>): Promise<void> {
   const hsm = await makeSoftHsm();

@@ -3,25 +3,12 @@ import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256 } from '../../src/crypto.js';
-import { hookPath, runProgram, type RunResult } from '../helpers/run-hook.js';
+import { expectHookFailure as fails, expectIkm as ok, hookPath, runProgram } from '../helpers/run-hook.js';
 import { requireTools } from '../helpers/require-tools.js';
 import { TANG_PACKAGES, TANG_TOOLS, startTang, type Tang } from '../helpers/tang.js';
 import { SWTPM_PACKAGES, SWTPM_TOOLS, startSwtpm } from '../helpers/swtpm.js';
 
 const HOOK = hookPath('ikm-tang');
-
-function ok(r: RunResult): string {
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^[0-9a-f]{64}\n$/);
-  return r.stdout.trim();
-}
-
-function fails(r: RunResult, msg: RegExp): void {
-  assert.equal(r.code, 1, `expected failure, got ${String(r.code)}: ${r.stderr}`);
-  assert.equal(r.stdout, '');
-  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-  assert.match(r.stderr, msg);
-}
 
 async function withTang(fn: (tang: Tang, env: NodeJS.ProcessEnv, jwe: string) => Promise<void>): Promise<void> {
   const tang = await startTang();

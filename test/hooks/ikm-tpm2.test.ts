@@ -3,12 +3,11 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256 } from '../../src/crypto.js';
-import { hookPath, runProgram, type RunResult } from '../helpers/run-hook.js';
+import { expectHookFailure as fails, expectIkm as ok, hookPath, runProgram, type RunResult } from '../helpers/run-hook.js';
 import { requireTools } from '../helpers/require-tools.js';
 import { SWTPM_PACKAGES, SWTPM_TOOLS, startSwtpm, type Swtpm } from '../helpers/swtpm.js';
 
 const HOOK = hookPath('ikm-tpm2');
-const IKM_LINE = /^[0-9a-f]{64}\n$/;
 /** The boot measurements a device's firmware would extend into PCR 16 (a test stand-in for PCR 7 and friends). */
 const FIRMWARE_1 = sha256('firmware 1').toString('hex');
 const FIRMWARE_2 = sha256('firmware 2').toString('hex');
@@ -49,19 +48,6 @@ async function withDevice(releases: number, fn: (d: Device) => Promise<void>): P
   } finally {
     await tpm.stop();
   }
-}
-
-function ok(r: RunResult): string {
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, IKM_LINE);
-  return r.stdout.trim();
-}
-
-function fails(r: RunResult, msg: RegExp): void {
-  assert.equal(r.code, 1, `expected failure, got ${String(r.code)}: ${r.stderr}`);
-  assert.equal(r.stdout, '');
-  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-  assert.match(r.stderr, msg);
 }
 
 /**

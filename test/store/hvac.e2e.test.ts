@@ -9,24 +9,17 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startServe } from '../helpers/serve.js';
+import { runProgram } from '../helpers/run-hook.js';
+import { sourceFile } from '../helpers/paths.js';
 
 const PYTHON = '/usr/bin/python3';
 
-/** The source tree's test/store/hvac_client.py, found by walking up from the compiled test (any outDir depth). */
+/** The source tree's test/store/hvac_client.py (found from the compiled test, any outDir depth). */
 function clientScript(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'test', 'store', 'hvac_client.py');
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('test/store/hvac_client.py not found above the compiled test');
-    dir = parent;
-  }
+  return sourceFile('test/store/hvac_client.py');
 }
 
 /** True when /usr/bin/python3 can import hvac; otherwise fails under CI, else skips loudly and returns false. */
@@ -43,31 +36,13 @@ function requireHvac(t: TestContext): boolean {
   return false;
 }
 
-/** Runs the hvac script against `url` and parses its one-line JSON summary. */
-function runClient(url: string): Promise<{ summary: Record<string, unknown>; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    // PYTHONNOUSERSITE and a clean PYTHONPATH: the Debian hvac must be the one imported, not a user-site copy.
-    const env = { ...process.env, PYTHONNOUSERSITE: '1', PYTHONPATH: '', PYTHONDONTWRITEBYTECODE: '1' };
-    const child = spawn(PYTHON, [clientScript(), url], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      try {
-        assert.equal(code, 0, `hvac_client.py exited ${String(code)}: ${stderr}`);
-        resolve({ summary: JSON.parse(stdout) as Record<string, unknown>, stderr });
-      } catch (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
-  });
+/** Runs the hvac script against `url` (through the shared program runner) and parses its one-line JSON summary. */
+async function runClient(url: string): Promise<{ summary: Record<string, unknown>; stderr: string }> {
+  // PYTHONNOUSERSITE and a clean PYTHONPATH: the Debian hvac must be the one imported, not a user-site copy.
+  const env = { ...process.env, PYTHONNOUSERSITE: '1', PYTHONPATH: '', PYTHONDONTWRITEBYTECODE: '1' };
+  const r = await runProgram(PYTHON, [clientScript(), url], env);
+  assert.equal(r.code, 0, `hvac_client.py exited ${String(r.code)}: ${r.stderr}`);
+  return { summary: JSON.parse(r.stdout) as Record<string, unknown>, stderr: r.stderr };
 }
 
 test('hvac (Debian python3-hvac) against serve: init, unseal, KV v2 with LIST, KV v1, policies, tokens, seal', async (t) => {

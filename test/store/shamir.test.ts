@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { add, combine, div, inverse, mult, ShamirError, split } from '../../src/store/shamir.js';
+import { sourceFile } from '../helpers/paths.js';
 
 interface GoldenCase {
   name: string;
@@ -17,16 +17,9 @@ interface Golden {
   known_answers: { mult: number[][]; div: number[][]; add: number[][] };
   cases: GoldenCase[];
 }
-/** The source tree's test/vectors, found by walking up from the compiled test (works for any outDir depth). */
+/** The source tree's test/vectors/<name> (found from the compiled test, any outDir depth). */
 function vectorsFile(name: string): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'test', 'vectors', name);
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`test vector ${name} not found`);
-    dir = parent;
-  }
+  return sourceFile(join('test', 'vectors', name));
 }
 const golden = JSON.parse(readFileSync(vectorsFile('shamir-golden.json'), 'utf8')) as Golden;
 

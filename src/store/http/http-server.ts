@@ -1,7 +1,10 @@
 /**
- * The store's listener: `net.createServer` accepts each connection (optionally terminating TLS), installs the `LIST`
- * rewriter on the socket itself (no extra stream layer) and hands it to a `node:http` server that never listens
- * itself. Reads bodies under a size limit,
+ * The store's listener: `net.createServer` accepts each connection (optionally terminating TLS) and hands it to a
+ * `node:http` server that never listens itself; node:http parses it natively (llhttp reads the socket in C++). Vault
+ * clients' `LIST` method is the exception llhttp rejects (HPE_INVALID_METHOD): that connection is then taken over —
+ * node:http's parser is detached, and the unparsed bytes from the `LIST` line on, plus everything the socket sends
+ * afterwards, go through the `LIST` rewriter ({@link ListRewritingStream}) into a fresh HTTP connection, once the
+ * requests already dispatched on it (pipelined before the `LIST`) have been answered. Reads bodies under a size limit,
  * calls {@link StoreApi}, writes JSON with `Cache-Control: no-store`, logs one line per request (method, path, status,
  * duration — never tokens, bodies or query strings), and shuts down gracefully: stop accepting, finish in-flight
  * requests, close idle keep-alive connections.
@@ -11,7 +14,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Logger } from '../../log.js';
 import type { StoreApi } from './api.js';
-import { attachListRewriter } from './list-rewrite.js';
+import { ListRewritingStream, listRequestFromParseError } from './list-rewrite.js';
 import type { ApiRequest } from './request.js';
 import type { ApiResult } from './response.js';
 import { logPath } from './request-log.js';
@@ -41,10 +44,32 @@ export interface StoreHttpServerOptions {
   maxConnections?: number;
 }
 
-/** Counts of a connection's requests, for graceful shutdown. */
+/** Counts of a connection's requests, for graceful shutdown; what node:http attached, for the `LIST` take-over. */
 interface ConnState {
   socket: net.Socket;
   active: number;
+  /** Listeners node:http added to the socket when it adopted it (removed when the connection is taken over). */
+  httpListeners: [string, (...args: unknown[]) => void][];
+  /** True once node:http's own parser was detached (the connection now runs through the `LIST` rewriter). */
+  takenOver: boolean;
+  /** Runs when `active` drops to 0 (the take-over waiting for requests pipelined before the `LIST`). */
+  onIdle: (() => void) | undefined;
+}
+
+/** The events node:http listens to on an adopted socket. */
+const HTTP_SOCKET_EVENTS = ['data', 'end', 'drain', 'timeout', 'pause', 'resume', 'error'] as const;
+
+/** The parts of a socket's native handle the take-over touches (as node:http's own `unconsume` does). */
+interface NativeHandle {
+  _consumed?: boolean;
+  reading?: boolean;
+  readStart?: () => number;
+}
+
+/** node:http's per-connection parser, as far as the take-over needs it (`socket.parser`). */
+interface NativeParser {
+  unconsume(): void;
+  remove(): void;
 }
 
 /** A running listener. */
@@ -97,7 +122,11 @@ export class StoreHttpServer {
     httpServer.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       holder.server?.serve(req, res, options.api, options.log, maxBody);
     });
-    httpServer.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+    httpServer.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: unknown; bytesParsed?: unknown }, socket: net.Socket) => {
+      const self = holder.server;
+      if (err.code === 'HPE_INVALID_METHOD' && self !== undefined && self.takeOverForList(socket, err.rawPacket, err.bytesParsed)) return;
+      // A connection already handed to the rewriter: its detached parser has nothing more to say.
+      if (self !== undefined && connState.get(socket)?.socket === socket && connState.get(socket)?.takenOver === true) return;
       // Malformed HTTP (llhttp error): answer 400 if we still can, as Node would, and close.
       options.log.debug('client error', { code: err.code ?? 'unknown' });
       if (socket.writable) {
@@ -120,12 +149,69 @@ export class StoreHttpServer {
   }
 
   private adopt(socket: net.Socket): void {
-    attachListRewriter(socket);
-    const state: ConnState = { socket, active: 0 };
+    const state: ConnState = { socket, active: 0, httpListeners: [], takenOver: false, onIdle: undefined };
     this.conns.add(state);
     socket.on('close', () => this.conns.delete(state));
     connState.set(socket, state);
+    // Remember which listeners node:http adds (once per connection, not per request): a take-over removes exactly those.
+    const before = HTTP_SOCKET_EVENTS.map((ev) => socket.listeners(ev));
     this.httpServer.emit('connection', socket);
+    HTTP_SOCKET_EVENTS.forEach((ev, i) => {
+      const had = before[i] ?? [];
+      for (const fn of socket.listeners(ev)) if (!had.includes(fn)) state.httpListeners.push([ev, fn as (...args: unknown[]) => void]);
+    });
+  }
+
+  /**
+   * Called when llhttp rejected a request line on `socket`; returns false (the caller answers 400) unless it was a
+   * `LIST` on a natively parsed connection. Otherwise detaches node:http's parser (no more native reads; inbound
+   * bytes wait in the paused socket), and once every request dispatched before the `LIST` has been answered — so
+   * responses stay in request order on the socket — starts a fresh HTTP connection over a {@link ListRewritingStream}
+   * fed first with the unparsed bytes from the `LIST` line on. The connection stays in that mode until it closes.
+   */
+  private takeOverForList(socket: net.Socket, rawPacket: unknown, bytesParsed: unknown): boolean {
+    const state = connState.get(socket);
+    if (state === undefined || state.socket !== socket || state.takenOver || this.closing) return false;
+    if (!Buffer.isBuffer(rawPacket) || typeof bytesParsed !== 'number') return false;
+    const head = listRequestFromParseError(rawPacket, bytesParsed);
+    if (head === undefined) return false;
+    const parser = (socket as unknown as { parser?: NativeParser | null }).parser;
+    const handle = (socket as unknown as { _handle?: NativeHandle | null })._handle;
+    if (parser === undefined || parser === null) return false;
+    state.takenOver = true;
+    // Synchronously, before the next read: stop the flow, hand the handle's reads back to the socket (they buffer in
+    // it while paused), and drop node:http's listeners except 'close' (which frees its parser when the socket closes).
+    socket.pause();
+    if (handle?._consumed === true) {
+      parser.unconsume();
+      handle._consumed = false;
+      // While consumed, reads went to llhttp and the socket's own read state never moved: start the handle's reads
+      // for the socket (they stop again under backpressure, as for any socket); bytes now buffer in the paused socket.
+      if (handle.reading !== true && typeof handle.readStart === 'function') {
+        handle.reading = true;
+        if (handle.readStart() !== 0) {
+          socket.destroy();
+          return true;
+        }
+      }
+    }
+    for (const [ev, fn] of state.httpListeners) socket.removeListener(ev, fn);
+    // Off the server's connection list: its header/request timeouts would otherwise fire on the dead parser.
+    parser.remove();
+    const start = (): void => {
+      if (socket.destroyed || this.closing) {
+        socket.destroy();
+        return;
+      }
+      // A keep-alive timer the old connection set after its last response must not cut the new one.
+      socket.setTimeout(0);
+      const stream = new ListRewritingStream(socket, head);
+      connState.set(stream as unknown as net.Socket, state);
+      this.httpServer.emit('connection', stream);
+    };
+    if (state.active === 0) start();
+    else state.onIdle = start;
+    return true;
   }
 
   private serve(req: http.IncomingMessage, res: http.ServerResponse, api: StoreApi, log: Logger, maxBody: number): void {
@@ -135,7 +221,14 @@ export class StoreHttpServer {
     const method = req.method ?? 'GET';
     let loggedPath = '-';
     res.on('close', () => {
-      if (state !== undefined) state.active--;
+      if (state !== undefined) {
+        state.active--;
+        const idle = state.active === 0 ? state.onIdle : undefined;
+        if (idle !== undefined) {
+          state.onIdle = undefined;
+          idle();
+        }
+      }
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       log.info('request', { method, path: loggedPath, status: res.statusCode, duration_ms: Math.round(ms * 1000) / 1000 });
     });

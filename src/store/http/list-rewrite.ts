@@ -268,6 +268,40 @@ export function rewriteListLine(line: Buffer): Buffer | undefined {
   return Buffer.from(`GET ${base}${sep}list=true ${m[2] ?? ''}${m[3] ?? ''}`, 'latin1');
 }
 
+/**
+ * Where llhttp stops on a `LIST` request line: at the `S` (offset 2), since `LI` is still a prefix of `LINK`.
+ * Checked by test/store/http/http-server.test.ts against the running Node.
+ */
+const LLHTTP_LIST_ERROR_OFFSET = 2;
+
+/**
+ * Given the packet in which node:http's native parser failed with `HPE_INVALID_METHOD` (the error's `rawPacket`) and
+ * the offset of the failing byte (`bytesParsed`), returns a copy of the unparsed bytes from the start of the offending
+ * `LIST` request line to the end of the packet, or undefined when the rejected request line is not a `LIST` (the
+ * caller then answers 400 as before; a packet that ends within `LIST ` counts as a `LIST`). Everything before that start was already parsed (and dispatched, for pipelined
+ * requests) by node:http. When the line began in an earlier packet (`LI` | `ST /...`), the consumed method prefix is
+ * restored: llhttp fails at the same byte of the method whatever the packet boundaries.
+ *
+ * One ambiguity is accepted: a request line `UNLIST ...` split exactly after `UN` cannot be told from `LIST` (the
+ * `UN` was consumed in an earlier packet); it is then served as the `LIST` the client nearly sent.
+ */
+export function listRequestFromParseError(packet: Buffer, errorAt: number): Buffer | undefined {
+  if (!Number.isSafeInteger(errorAt) || errorAt < 0 || errorAt > packet.length) return undefined;
+  const start = errorAt - LLHTTP_LIST_ERROR_OFFSET;
+  let bytes: Buffer;
+  if (start >= 0) {
+    // The method is the first token of a request line: what precedes it in the packet is a line end (or nothing).
+    if (start > 0 && packet[start - 1] !== LF) return undefined;
+    bytes = Buffer.from(packet.subarray(start));
+  } else {
+    bytes = Buffer.concat([LIST_PREFIX.subarray(0, -start), packet]);
+  }
+  // The packet may end inside `LIST ` (`LIS` | `T /...`): a prefix is enough, the rewriter holds the incomplete line
+  // and, should it turn out to be another method, passes it on for the new parser to reject.
+  const n = Math.min(bytes.length, LIST_PREFIX.length);
+  return bytes.subarray(0, n).equals(LIST_PREFIX.subarray(0, n)) ? bytes : undefined;
+}
+
 /** The parts of a socket's native handle that decide whether node:http parses it natively. */
 interface ConsumableHandle {
   isStreamBase?: boolean;
@@ -284,6 +318,10 @@ interface ConsumableHandle {
  * request and response went through two stream machineries. node:http would otherwise read a fresh socket's handle
  * natively (llhttp in C++, no JavaScript `data` events), which would bypass the rewriter; marking the handle as
  * already consumed makes it read through the socket's `data` events, which pass through `push`.
+ *
+ * The store's listener no longer installs it on every connection: it lets llhttp read sockets natively and hands
+ * only a connection that sent `LIST` to a {@link ListRewritingStream} (see `http-server.ts`); this remains for
+ * callers that want every byte rewritten from the first one.
  */
 export function attachListRewriter(socket: Socket): ListRequestRewriter {
   const rewriter = new ListRequestRewriter();
@@ -320,9 +358,18 @@ export class ListRewritingStream extends Duplex {
   /** The rewriter for this connection's inbound bytes. */
   readonly rewriter = new ListRequestRewriter();
 
-  constructor(socket: Underlying) {
+  /**
+   * `initial`: bytes the connection already sent that no parser has consumed (the rest of the packet in which
+   * llhttp rejected a `LIST`, see {@link listRequestFromParseError}); they are rewritten and delivered first.
+   */
+  constructor(socket: Underlying, initial?: Buffer) {
     super({ allowHalfOpen: true });
     this.socket = socket;
+    if (initial !== undefined && initial.length > 0) {
+      const pieces = this.rewriter.push(initial);
+      const bytes = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
+      if (bytes !== undefined && bytes.length > 0) this.push(bytes);
+    }
     socket.on('data', (chunk: Buffer) => {
       const pieces = this.rewriter.push(chunk);
       // One push per socket read: the HTTP parser then runs once per chunk, not once per header line.

@@ -4,8 +4,27 @@
  * sub-millisecond part of a fractional millisecond clock value kept as far as a double holds it.
  */
 
+/** Most distinct timestamps remembered by {@link rfc3339Nano}. */
+const MEMO_ENTRIES = 4096;
+
+/**
+ * Formatted timestamps: a pure function of the number, and every KV v2 read formats the same few stored times
+ * (the version's creation and deletion times) again; remembered so hot reads skip `Date` and the string work.
+ */
+const memo = new Map<number, string>();
+
 /** Formats epoch milliseconds (possibly fractional) as RFC3339Nano in UTC. */
 export function rfc3339Nano(ms: number): string {
+  let text = memo.get(ms);
+  if (text === undefined) {
+    text = format(ms);
+    if (memo.size >= MEMO_ENTRIES) memo.clear();
+    memo.set(ms, text);
+  }
+  return text;
+}
+
+function format(ms: number): string {
   const whole = Math.floor(ms);
   const d = new Date(whole);
   const base = d.toISOString().slice(0, 19);

@@ -1,27 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
+import * as net from 'node:net';
 import { Logger } from '../../../src/log.js';
 import { StoreApi } from '../../../src/store/http/api.js';
 import { StoreHttpServer } from '../../../src/store/http/http-server.js';
 import { call, rawRequest } from './client.js';
 import { FakeLogical, FakeSeal } from './fakes.js';
+import { httpFixturesDir } from '../../helpers/paths.js';
 
-/** The source fixtures folder, found from the compiled test whatever the outDir depth. */
-function fixturesDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'test/store/http/fixtures');
-    if (existsSync(join(candidate, 'test-server.crt'))) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('test/store/http/fixtures not found');
-    dir = parent;
-  }
-}
-const FIXTURES = fixturesDir();
+const FIXTURES = httpFixturesDir();
 
 interface Harness {
   server: StoreHttpServer;
@@ -197,6 +187,148 @@ test('TLS: https with the test certificate, LIST still rewritten inside the TLS 
     // Plain HTTP to the TLS port does not get an answer as HTTP.
     const raw = await rawRequest(h.server.port, 'GET /v1/sys/seal-status HTTP/1.1\r\nHost: a\r\n\r\n');
     assert.doesNotMatch(raw, /^HTTP\/1\.1 200/);
+  } finally {
+    await h.server.close();
+  }
+});
+
+/**
+ * Sends `parts` on one keep-alive connection (each part a separate write, `gapMs` apart, so each arrives as its own
+ * packet on loopback) and returns the responses, split at their status lines, once `expected` of them arrived.
+ */
+async function exchange(port: number, parts: string[], expected: number, gapMs = 40): Promise<string[]> {
+  const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  let text = '';
+  const done = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`timed out; got: ${JSON.stringify(text)}`));
+    }, 5_000);
+    socket.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      if (text.split('HTTP/1.1 ').length - 1 >= expected && /\}$|\r\n\r\n$/.test(text)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  for (const part of parts) {
+    socket.write(part);
+    await new Promise((r) => setTimeout(r, gapMs));
+  }
+  await done;
+  socket.destroy();
+  return text.split(/(?=HTTP\/1\.1 )/).filter((r) => r !== '');
+}
+
+const LIST_DIR = 'LIST /v1/secret/dir HTTP/1.1\r\nHost: a\r\nX-Vault-Token: root-token\r\n\r\n';
+const GET_A = 'GET /v1/secret/dir/a HTTP/1.1\r\nHost: a\r\nX-Vault-Token: root-token\r\n\r\n';
+const STATUS = 'GET /v1/sys/seal-status HTTP/1.1\r\nHost: a\r\n\r\n';
+
+/** Asserts one response: 200 with `needle` in its body (and, for a list, only there). */
+function assertResponse(res: string | undefined, needle: string): void {
+  assert.match(res ?? '', /^HTTP\/1\.1 200 /);
+  assert.ok((res ?? '').includes(needle), `${needle} not in ${JSON.stringify(res)}`);
+  if (needle !== '"keys"') assert.ok(!(res ?? '').includes('"keys"'), 'a list answer out of order');
+}
+
+test('native parsing with LIST fallback: LIST as the first request, then more requests on the same connection', async () => {
+  const h = await start();
+  try {
+    await call(h.server.url, 'PUT', '/v1/secret/dir/a', { token: 'root-token', body: { a: 1 } });
+    const res = await exchange(h.server.port, [LIST_DIR, GET_A, LIST_DIR, STATUS], 4);
+    assert.equal(res.length, 4);
+    assertResponse(res[0], '"keys"');
+    assertResponse(res[1], '"a":1');
+    assertResponse(res[2], '"keys"');
+    assertResponse(res[3], '"sealed"');
+    assert.equal(h.logical.kv.lastRequest?.path, 'dir/');
+  } finally {
+    await h.server.close();
+  }
+});
+
+test('native parsing with LIST fallback: LIST after a GET on a keep-alive connection', async () => {
+  const h = await start();
+  try {
+    await call(h.server.url, 'PUT', '/v1/secret/dir/a', { token: 'root-token', body: { a: 1 } });
+    const res = await exchange(h.server.port, [GET_A, STATUS, LIST_DIR, GET_A], 4);
+    assert.equal(res.length, 4);
+    assertResponse(res[0], '"a":1');
+    assertResponse(res[1], '"sealed"');
+    assertResponse(res[2], '"keys"');
+    assertResponse(res[3], '"a":1');
+  } finally {
+    await h.server.close();
+  }
+});
+
+test('native parsing with LIST fallback: pipelined GET + LIST in one packet answer in order while the GET is slow', async () => {
+  const h = await start();
+  try {
+    await call(h.server.url, 'PUT', '/v1/secret/dir/a', { token: 'root-token', body: { a: 1 } });
+    // The first GET waits in the backend until the LIST (parsed after it, in the same packet) has been taken over.
+    const original = h.logical.kv.handle.bind(h.logical.kv);
+    let first = true;
+    h.logical.kv.handle = async (req, caller) => {
+      if (first && req.operation === 'read') {
+        first = false;
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      return original(req, caller);
+    };
+    const res = await exchange(h.server.port, [GET_A + LIST_DIR + GET_A, STATUS], 4);
+    assert.equal(res.length, 4);
+    assertResponse(res[0], '"a":1');
+    assertResponse(res[1], '"keys"');
+    assertResponse(res[2], '"a":1');
+    assertResponse(res[3], '"sealed"');
+  } finally {
+    await h.server.close();
+  }
+});
+
+test('native parsing with LIST fallback: a LIST split across packets (inside the method, and after a GET)', async () => {
+  const h = await start();
+  try {
+    await call(h.server.url, 'PUT', '/v1/secret/dir/a', { token: 'root-token', body: { a: 1 } });
+    for (const cut of [1, 2, 3, 7]) {
+      const first = await exchange(h.server.port, [LIST_DIR.slice(0, cut), LIST_DIR.slice(cut), STATUS], 2);
+      assert.equal(first.length, 2, `cut ${cut}`);
+      assertResponse(first[0], '"keys"');
+      assertResponse(first[1], '"sealed"');
+      const later = await exchange(h.server.port, [GET_A + LIST_DIR.slice(0, cut), LIST_DIR.slice(cut)], 2);
+      assert.equal(later.length, 2, `cut ${cut}`);
+      assertResponse(later[0], '"a":1');
+      assertResponse(later[1], '"keys"');
+    }
+  } finally {
+    await h.server.close();
+  }
+});
+
+test('native parsing with LIST fallback: other unknown methods still get 400 and a close, before or after a LIST', async () => {
+  const h = await start();
+  try {
+    await call(h.server.url, 'PUT', '/v1/secret/dir/a', { token: 'root-token', body: { a: 1 } });
+    for (const bad of ['UNLIST /v1/secret/dir HTTP/1.1\r\n\r\n', 'LISTEN /v1/x HTTP/1.1\r\n\r\n', 'BREW /v1/x HTCPCP/1.0\r\n\r\n']) {
+      assert.match(await rawRequest(h.server.port, bad), /^HTTP\/1\.1 400 /, bad);
+      // On a connection already handed to the rewriter (a LIST answered first), and with the method split after LIS.
+      for (const parts of [[LIST_DIR, bad], [LIST_DIR, bad.slice(0, 3), bad.slice(3)], [bad.slice(0, 3), bad.slice(3)]]) {
+        const res = await exchange(h.server.port, parts, parts[0] === LIST_DIR ? 2 : 1);
+        const last = res[res.length - 1] ?? '';
+        assert.match(last, /^HTTP\/1\.1 400 /, bad);
+        assert.match(last, /Connection: close/);
+        if (parts[0] === LIST_DIR) assertResponse(res[0], '"keys"');
+      }
+    }
   } finally {
     await h.server.close();
   }

@@ -8,6 +8,7 @@ import {
   ListRewritingStream,
   MAX_TRACKED_HEAD_BYTES,
   attachListRewriter,
+  listRequestFromParseError,
   rewriteListLine,
 } from '../../../src/store/http/list-rewrite.js';
 
@@ -280,4 +281,63 @@ test('attachListRewriter: a socket closed while a LIST line is incomplete ends c
   } finally {
     await echo.close();
   }
+});
+
+test('listRequestFromParseError: the unparsed bytes from the LIST line on, or undefined for any other method', () => {
+  const get = 'GET /a HTTP/1.1\r\n\r\n';
+  const list = 'LIST /v1/x HTTP/1.1\r\n\r\n';
+  // llhttp fails at the S of LIST (offset 2 of the line).
+  assert.equal(listRequestFromParseError(b(list), 2)?.toString('latin1'), list);
+  assert.equal(listRequestFromParseError(b(get + list), get.length + 2)?.toString('latin1'), list);
+  assert.equal(listRequestFromParseError(b('\r\n' + list), 4)?.toString('latin1'), list);
+  // The line began in an earlier packet: the consumed prefix is restored.
+  assert.equal(listRequestFromParseError(b(list.slice(2)), 0)?.toString('latin1'), list);
+  assert.equal(listRequestFromParseError(b(list.slice(1)), 1)?.toString('latin1'), list);
+  // A packet that ends inside `LIST `: the rest decides (the rewriter holds the incomplete line).
+  assert.equal(listRequestFromParseError(b('LIS'), 2)?.toString('latin1'), 'LIS');
+  assert.equal(listRequestFromParseError(b(get + 'LIST'), get.length + 2)?.toString('latin1'), 'LIST');
+  // The result is a copy: the packet may be reused.
+  const packet = b(list);
+  const out = listRequestFromParseError(packet, 2);
+  packet.fill(0);
+  assert.equal(out?.toString('latin1'), list);
+  for (const [bytes, at] of [
+    ['UNLIST /v1/x HTTP/1.1\r\n\r\n', 4],
+    ['LISTEN /v1/x HTTP/1.1\r\n\r\n', 2],
+    ['BREW /x HTTP/1.1\r\n\r\n', 1],
+    [list, 3],
+    [list, -1],
+    [list, 2.5],
+    [list, list.length + 1],
+  ] as const) {
+    assert.equal(listRequestFromParseError(b(bytes), at), undefined, `${bytes} @ ${String(at)}`);
+  }
+});
+
+test('listRequestFromParseError agrees with where node:http really stops on LIST (any split of the method)', async () => {
+  const errors: { packet: Buffer; at: number }[] = [];
+  const server = http.createServer((_req, res) => res.end());
+  server.on('clientError', (err: Error & { rawPacket?: Buffer; bytesParsed?: number }, socket: net.Socket) => {
+    if (err.rawPacket !== undefined && err.bytesParsed !== undefined) errors.push({ packet: err.rawPacket, at: err.bytesParsed });
+    socket.destroy();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  const list = 'LIST /v1/x HTTP/1.1\r\n\r\n';
+  try {
+    for (const cut of [0, 1, 2]) {
+      const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
+      await new Promise((r) => socket.once('connect', r));
+      if (cut > 0) {
+        socket.write(list.slice(0, cut));
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      socket.write(list.slice(cut));
+      await new Promise((r) => socket.once('close', r));
+    }
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+  assert.equal(errors.length, 3);
+  for (const e of errors) assert.equal(listRequestFromParseError(e.packet, e.at)?.toString('latin1'), list);
 });
