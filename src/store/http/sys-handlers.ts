@@ -77,19 +77,36 @@ function leader(call: SysCall): ApiResult {
   });
 }
 
-function generateRootAttempt(call: SysCall, s: SysServices): ApiResult {
+/** The three verbs of a key ceremony's `attempt`/`init` endpoint: status, start, cancel (generate-root and rekey alike). */
+interface CeremonyVerbs {
+  status(): Record<string, unknown>;
+  start(body: Record<string, unknown>): Record<string, unknown>;
+  cancel(): void;
+}
+
+function ceremonyAttempt(call: SysCall, verbs: CeremonyVerbs): ApiResult {
   switch (call.method) {
     case 'GET':
-      return okJson(s.seal.generateRootStatus());
+      return okJson(verbs.status());
     case 'PUT':
     case 'POST':
-      return okJson(s.seal.generateRootStart(call.body()));
+      return okJson(verbs.start(call.body()));
     case 'DELETE':
-      s.seal.generateRootCancel();
+      verbs.cancel();
       return noContent();
     default:
       return methodNotAllowed();
   }
+}
+
+function generateRootAttempt(call: SysCall, s: SysServices): ApiResult {
+  return ceremonyAttempt(call, {
+    status: () => s.seal.generateRootStatus(),
+    start: (body) => s.seal.generateRootStart(body),
+    cancel: () => {
+      s.seal.generateRootCancel();
+    },
+  });
 }
 
 async function generateRootUpdate(call: SysCall, s: SysServices): Promise<ApiResult> {
@@ -98,18 +115,13 @@ async function generateRootUpdate(call: SysCall, s: SysServices): Promise<ApiRes
 }
 
 function rekeyInit(call: SysCall, s: SysServices): ApiResult {
-  switch (call.method) {
-    case 'GET':
-      return okJson(s.seal.rekeyStatus());
-    case 'PUT':
-    case 'POST':
-      return okJson(s.seal.rekeyInit(call.body()));
-    case 'DELETE':
+  return ceremonyAttempt(call, {
+    status: () => s.seal.rekeyStatus(),
+    start: (body) => s.seal.rekeyInit(body),
+    cancel: () => {
       s.seal.rekeyCancel();
-      return noContent();
-    default:
-      return methodNotAllowed();
-  }
+    },
+  });
 }
 
 async function rekeyUpdate(call: SysCall, s: SysServices): Promise<ApiResult> {
