@@ -215,7 +215,7 @@ export class StoreHttpServer {
   }
 
   private serve(req: http.IncomingMessage, res: http.ServerResponse, api: StoreApi, log: Logger, maxBody: number): void {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const state = connState.get(req.socket);
     if (state !== undefined) state.active++;
     const method = req.method ?? 'GET';
@@ -229,36 +229,43 @@ export class StoreHttpServer {
           idle();
         }
       }
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const ms = performance.now() - started;
       log.info('request', { method, path: loggedPath, status: res.statusCode, duration_ms: Math.round(ms * 1000) / 1000 });
     });
-    readBody(req, maxBody).then(
-      async (body) => {
-        if (body === undefined) {
-          // Over the limit: Vault answers 413 with its JSON-parse message; stop reading and close afterwards.
-          res.shouldKeepAlive = false;
-          write(res, { status: 413, body: { errors: ['error parsing JSON'] } }, this.closing);
-          return;
-        }
-        const apiReq: ApiRequest = {
-          method,
-          target: req.url ?? '/',
-          headers: {
-            'x-vault-token': headerValue(req.headers['x-vault-token']),
-            authorization: req.headers.authorization,
-            'content-type': req.headers['content-type'],
-          },
-          body,
-        };
-        const { result, path } = await api.handle(apiReq);
-        body.fill(0);
-        loggedPath = logPath(path, req.url);
-        write(res, method === 'HEAD' ? { status: result.status } : result, this.closing);
-      },
-      () => {
+    const respond = (body: Buffer | undefined): void => {
+      if (body === undefined) {
+        // Over the limit: Vault answers 413 with its JSON-parse message; stop reading and close afterwards.
+        res.shouldKeepAlive = false;
+        write(res, { status: 413, body: { errors: ['error parsing JSON'] } }, this.closing);
+        return;
+      }
+      const apiReq: ApiRequest = {
+        method,
+        target: req.url ?? '/',
+        headers: {
+          'x-vault-token': headerValue(req.headers['x-vault-token']),
+          authorization: req.headers.authorization,
+          'content-type': req.headers['content-type'],
+        },
+        body,
+      };
+      api
+        .handle(apiReq)
+        .then(({ result, path }) => {
+          body.fill(0);
+          loggedPath = logPath(path, req.url);
+          write(res, method === 'HEAD' ? { status: result.status } : result, this.closing);
+        })
+        .catch(() => {
+          res.destroy();
+        });
+    };
+    // A request without a body (every plain GET) is answered without waiting for a body promise.
+    if (hasNoBody(req)) respond(EMPTY_BODY);
+    else
+      readBody(req, maxBody).then(respond, () => {
         res.destroy();
-      },
-    );
+      });
   }
 
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes every connection. */
@@ -287,14 +294,21 @@ function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** The body of a request without one (shared: nothing ever writes to an empty buffer). */
+const EMPTY_BODY = Buffer.alloc(0);
+
+/**
+ * No Content-Length (or zero) and no Transfer-Encoding: the request has no body (RFC 9112 §6.3), which is every
+ * plain GET. node:http discards the (empty) body itself once the response ends; no listeners or buffers are needed.
+ */
+function hasNoBody(req: http.IncomingMessage): boolean {
+  const declared = req.headers['content-length'];
+  return (declared === undefined || declared === '0') && req.headers['transfer-encoding'] === undefined;
+}
+
 /** Reads the body; resolves undefined as soon as it exceeds `max` bytes (checked up front from Content-Length). */
 function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | undefined> {
   const declared = req.headers['content-length'];
-  // No Content-Length and no Transfer-Encoding: the request has no body (RFC 9112 §6.3), which is every plain GET.
-  // node:http discards the (empty) body itself once the response ends; no listeners or buffers are needed.
-  if ((declared === undefined || declared === '0') && req.headers['transfer-encoding'] === undefined) {
-    return Promise.resolve(Buffer.alloc(0));
-  }
   if (declared !== undefined && Number(declared) > max) {
     req.resume();
     return Promise.resolve(undefined);
@@ -328,15 +342,17 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | unde
 /** Writes an API result: JSON with Vault's headers, or an empty body for 204 and HEAD. */
 function write(res: http.ServerResponse, result: ApiResult, closing: boolean): void {
   if (closing) res.shouldKeepAlive = false;
-  res.setHeader('Cache-Control', 'no-store');
+  // All headers in one writeHead call: node:http then builds the head straight from the list, with no header map.
   if (result.body === undefined) {
-    if (result.status !== 204) res.setHeader('Content-Type', 'application/json');
-    res.writeHead(result.status);
+    res.writeHead(result.status, result.status === 204 ? NO_CONTENT_HEADERS : EMPTY_JSON_HEADERS);
     res.end();
     return;
   }
   // A string body lets node:http send head and body in one write (a Buffer body goes out as a second chunk).
   const payload = JSON.stringify(result.body);
-  res.writeHead(result.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload, 'utf8') });
+  res.writeHead(result.status, ['Cache-Control', 'no-store', 'Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(payload, 'utf8'))]);
   res.end(payload, 'utf8');
 }
+
+const NO_CONTENT_HEADERS = ['Cache-Control', 'no-store'];
+const EMPTY_JSON_HEADERS = ['Cache-Control', 'no-store', 'Content-Type', 'application/json'];

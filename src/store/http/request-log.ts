@@ -8,23 +8,29 @@
 export const MAX_LOGGED_PATH = 200;
 
 const TOKEN_IN_PATH = /^(auth\/token\/[^/]+)\/.+$/;
+const TOKEN_PREFIX = 'auth/token/';
+
+function isControl(code: number): boolean {
+  return code < 0x20 || code === 0x7f;
+}
 
 /** The path to log: the API path (after `/v1/`) with credential segments replaced, or `-` when unknown. */
 export function logPath(apiPath: string | undefined, rawTarget: string | undefined): string {
   let shown: string;
   if (apiPath !== undefined) {
-    shown = apiPath.replace(TOKEN_IN_PATH, '$1/<redacted>');
+    shown = apiPath.startsWith(TOKEN_PREFIX) ? apiPath.replace(TOKEN_IN_PATH, '$1/<redacted>') : apiPath;
   } else {
     const target = rawTarget ?? '-';
     const q = target.indexOf('?');
     shown = q === -1 ? target : target.slice(0, q);
   }
   // Control characters could forge extra log lines; the logger quotes values but keep them out anyway.
-  let clean = '';
-  for (let i = 0; i < shown.length; i++) {
-    const code = shown.charCodeAt(i);
-    clean += code < 0x20 || code === 0x7f ? '?' : shown.charAt(i);
+  let hasControl = false;
+  for (let i = 0; i < shown.length && !hasControl; i++) hasControl = isControl(shown.charCodeAt(i));
+  if (hasControl) {
+    let clean = '';
+    for (let i = 0; i < shown.length; i++) clean += isControl(shown.charCodeAt(i)) ? '?' : shown.charAt(i);
+    shown = clean;
   }
-  shown = clean;
   return shown.length > MAX_LOGGED_PATH ? shown.slice(0, MAX_LOGGED_PATH) + '…' : shown;
 }

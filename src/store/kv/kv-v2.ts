@@ -12,6 +12,7 @@ import type { Storage } from '../storage/storage.js';
 import { sha256 } from '../../crypto.js';
 import { parseDurationSeconds } from '../tokens/duration.js';
 import { boolField, intField, intListField, stringMapField } from '../tokens/fields.js';
+import { KvReadCache, type CachedVersion } from './kv-v2-read-cache.js';
 import {
   addVersion,
   configData,
@@ -47,6 +48,15 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
+/** Parses stored JSON and zeroes the bytes it came from (a fresh copy from the storage). */
+function parseWiping(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } finally {
+    bytes.fill(0);
+  }
+}
+
 /** Vault's limits on custom_metadata. */
 function validateCustomMetadata(m: Record<string, string>): void {
   const prefix = 'custom_metadata validation failed: ';
@@ -78,6 +88,8 @@ export class KvV2Backend implements LogicalBackend {
   private lock: Promise<unknown> = Promise.resolve();
   /** Key path → `versions/<sha256(path)>/`: a pure function, remembered so hot reads hash nothing. */
   private readonly versionFolders = new Map<string, string>();
+  /** Decoded metadata and version data for reads (writers parse their own copies). */
+  private readonly reads = new KvReadCache();
 
   /** `storage` is the mount's namespace (a PrefixedStorage over the barrier). */
   constructor(storage: Storage, options: KvV2Options = {}) {
@@ -85,15 +97,32 @@ export class KvV2Backend implements LogicalBackend {
     this.now = options.now ?? Date.now;
   }
 
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn, fn);
+  /**
+   * Runs a write after every earlier one (so check-and-set cannot race), with the decoded reads of `key` (of every
+   * key when undefined) invalidated before and after it.
+   */
+  private exclusive<T>(key: string | undefined, fn: () => Promise<T>): Promise<T> {
+    const guarded = async (): Promise<T> => {
+      this.invalidate(key);
+      try {
+        return await fn();
+      } finally {
+        this.invalidate(key);
+      }
+    };
+    const run = this.lock.then(guarded, guarded);
     this.lock = run.catch(() => undefined);
     return run;
   }
 
+  private invalidate(key: string | undefined): void {
+    if (key === undefined) this.reads.clear();
+    else this.reads.invalidate(key);
+  }
+
   private async getJson<T>(key: string): Promise<T | undefined> {
     const bytes = await this.storage.get(key);
-    return bytes === undefined ? undefined : (JSON.parse(bytes.toString('utf8')) as T);
+    return bytes === undefined ? undefined : parseWiping(bytes) as T;
   }
 
   private putJson(key: string, value: unknown): Promise<void> {
@@ -104,8 +133,33 @@ export class KvV2Backend implements LogicalBackend {
     return (await this.getJson<KvConfig>('config')) ?? defaultConfig();
   }
 
+  /** A key's metadata as a private, mutable copy (for writers). */
   private meta(path: string): Promise<KeyMeta | undefined> {
     return this.getJson<KeyMeta>('metadata/' + path);
+  }
+
+  /** A key's metadata for readers: shared and frozen, from the decoded-read cache when it holds it. */
+  private async readMeta(path: string): Promise<KeyMeta | undefined> {
+    const hit = this.reads.meta(path);
+    if (hit !== undefined) return hit;
+    const epoch = this.reads.epoch;
+    const bytes = await this.storage.get('metadata/' + path);
+    if (bytes === undefined) return undefined;
+    const size = bytes.length;
+    return this.reads.rememberMeta(path, parseWiping(bytes) as KeyMeta, size, epoch);
+  }
+
+  /** Version `n` of a key for readers (shared, frozen), with its `metadata` object; undefined when its data is gone. */
+  private async readVersion(path: string, meta: KeyMeta, n: number, vm: VersionMeta): Promise<CachedVersion | undefined> {
+    const hit = this.reads.version(path, n);
+    if (hit !== undefined) return hit;
+    const epoch = this.reads.epoch;
+    const bytes = await this.storage.get(this.versionKey(path, n));
+    if (bytes === undefined) return undefined;
+    const size = bytes.length;
+    const value: CachedVersion = { data: parseWiping(bytes) as JsonObject, info: versionInfo(meta, n, vm) };
+    this.reads.rememberVersion(path, n, value, size, epoch);
+    return value;
   }
 
   private versionFolder(path: string): string {
@@ -126,7 +180,7 @@ export class KvV2Backend implements LogicalBackend {
   async exists(path: string): Promise<boolean | undefined> {
     const m = /^(data|metadata)\/(.+)$/.exec(path.replace(/^\/+/, ''));
     if (m === null || (m[2] ?? '').endsWith('/')) return undefined;
-    return (await this.meta(m[2] ?? '')) !== undefined;
+    return (await this.readMeta(m[2] ?? '')) !== undefined;
   }
 
   /** Serves one request relative to the mount. */
@@ -139,7 +193,7 @@ export class KvV2Backend implements LogicalBackend {
     const write = op === 'create' || op === 'update';
     if (path === 'config') {
       if (op === 'read') return { data: configData(await this.config()) };
-      if (write) return this.exclusive(() => this.writeConfig(req.data));
+      if (write) return this.exclusive(undefined, () => this.writeConfig(req.data));
       throw unsupportedOperation();
     }
     const slash = path.indexOf('/');
@@ -148,9 +202,9 @@ export class KvV2Backend implements LogicalBackend {
     switch (section) {
       case 'data':
         if (op === 'read') return this.readData(key, req.query);
-        if (write) return this.exclusive(() => this.writeData(key, req.data, false));
-        if (op === 'patch') return this.exclusive(() => this.writeData(key, req.data, true));
-        if (op === 'delete') return this.exclusive(() => this.softDeleteLatest(key));
+        if (write) return this.exclusive(key, () => this.writeData(key, req.data, false));
+        if (op === 'patch') return this.exclusive(key, () => this.writeData(key, req.data, true));
+        if (op === 'delete') return this.exclusive(key, () => this.softDeleteLatest(key));
         throw unsupportedOperation();
       case 'subkeys':
         if (op === 'read') return this.readSubkeys(key, req.query);
@@ -159,12 +213,12 @@ export class KvV2Backend implements LogicalBackend {
       case 'undelete':
       case 'destroy':
         if (!write) throw unsupportedOperation();
-        return this.exclusive(() => this.changeVersions(section, key, req.data));
+        return this.exclusive(key, () => this.changeVersions(section, key, req.data));
       case 'metadata':
         if (op === 'list') return this.listMetadata(key);
         if (op === 'read') return this.readMetadata(key);
-        if (write || op === 'patch') return this.exclusive(() => this.writeMetadata(key, req.data, op === 'patch'));
-        return this.exclusive(() => this.deleteMetadata(key));
+        if (write || op === 'patch') return this.exclusive(key, () => this.writeMetadata(key, req.data, op === 'patch'));
+        return this.exclusive(key, () => this.deleteMetadata(key));
       default:
         // Vault's pathInvalid: a v1-style path on a v2 mount.
         return {
@@ -205,43 +259,44 @@ export class KvV2Backend implements LogicalBackend {
   }
 
   /** Resolves a read to its version, or a 404 response (plain or with the metadata envelope). */
-  private async readable(
-    key: string,
-    query: Record<string, string>,
-  ): Promise<{ meta: KeyMeta; n: number; vm: VersionMeta; info: Record<string, unknown>; gone: boolean }> {
+  private async readable(key: string, query: Record<string, string>): Promise<{ meta: KeyMeta; n: number; vm: VersionMeta; gone: boolean }> {
     this.requireKey(key);
-    const meta = await this.meta(key);
+    const meta = await this.readMeta(key);
     if (meta === undefined) throw notFound();
     const requested = this.versionParam(query);
     const n = requested === 0 ? meta.currentVersion : requested;
     const vm = meta.versions[String(n)];
     if (vm === undefined) throw notFound();
-    const info = versionInfo(meta, n, vm);
-    return { meta, n, vm, info, gone: vm.destroyed || isDeleted(vm, this.now()) };
+    return { meta, n, vm, gone: vm.destroyed || isDeleted(vm, this.now()) };
+  }
+
+  /** The live version a read asked for, or the 404 response (with the metadata envelope) of a deleted one. */
+  private async readLive(key: string, query: Record<string, string>, field: string): Promise<CachedVersion | LogicalResponse> {
+    const r = await this.readable(key, query);
+    if (r.gone) return { status: 404, data: { [field]: null, metadata: versionInfo(r.meta, r.n, r.vm) } };
+    const version = await this.readVersion(key, r.meta, r.n, r.vm);
+    if (version === undefined) throw new StoreApiError(500, 'could not find version data');
+    return version;
   }
 
   private async readData(key: string, query: Record<string, string>): Promise<LogicalResponse> {
-    const r = await this.readable(key, query);
-    if (r.gone) return { status: 404, data: { data: null, metadata: r.info } };
-    const data = await this.getJson<JsonObject>(this.versionKey(key, r.n));
-    if (data === undefined) throw new StoreApiError(500, 'could not find version data');
-    return { data: { data, metadata: r.info } };
+    const v = await this.readLive(key, query, 'data');
+    if (!('info' in v)) return v;
+    return { data: { data: v.data, metadata: v.info } };
   }
 
   private async readSubkeys(key: string, query: Record<string, string>): Promise<LogicalResponse> {
-    const r = await this.readable(key, query);
-    if (r.gone) return { status: 404, data: { subkeys: null, metadata: r.info } };
     const depthRaw = query['depth'] ?? '0';
+    const v = await this.readLive(key, query, 'subkeys');
+    if (!('info' in v)) return v;
     if (!/^[0-9]{1,6}$/.test(depthRaw)) throw badRequest(`error converting input ${depthRaw} for field "depth"`);
     const depth = Number(depthRaw);
-    const data = await this.getJson<JsonObject>(this.versionKey(key, r.n));
-    if (data === undefined) throw new StoreApiError(500, 'could not find version data');
-    const walk = (o: JsonObject, level: number): JsonObject => {
+    const walk = (o: Readonly<JsonObject>, level: number): JsonObject => {
       const out: JsonObject = {};
-      for (const [k, v] of Object.entries(o)) out[k] = isObject(v) && (depth === 0 || level < depth) ? walk(v, level + 1) : null;
+      for (const [k, val] of Object.entries(o)) out[k] = isObject(val) && (depth === 0 || level < depth) ? walk(val, level + 1) : null;
       return out;
     };
-    return { data: { subkeys: walk(data, 1), metadata: r.info } };
+    return { data: { subkeys: walk(v.data, 1), metadata: v.info } };
   }
 
   private async writeData(key: string, body: JsonObject, patch: boolean): Promise<LogicalResponse> {
@@ -320,7 +375,7 @@ export class KvV2Backend implements LogicalBackend {
 
   private async readMetadata(key: string): Promise<LogicalResponse> {
     this.requireKey(key);
-    const meta = await this.meta(key);
+    const meta = await this.readMeta(key);
     if (meta === undefined) throw notFound();
     return { data: metadataData(meta) };
   }
