@@ -73,15 +73,15 @@ export class StoreApi {
       const target = parseTarget(req.target);
       path = target.path;
       if (path === undefined) return { result: errorResult(404, []), path };
-      const result = await this.dispatch(req, path, target.query);
-      return { result, path };
+      const pending = this.dispatch(req, path, target.query);
+      return { result: pending instanceof Promise ? await pending : pending, path };
     } catch (err) {
       if (!(err instanceof StoreApiError)) this.options.onInternalError?.(err);
       return { result: renderError(err), path };
     }
   }
 
-  private async dispatch(req: ApiRequest, path: string, query: Record<string, string>): Promise<ApiResult> {
+  private dispatch(req: ApiRequest, path: string, query: Record<string, string>): ApiResult | Promise<ApiResult> {
     const sysHandler = SYS_HANDLERS.get(path);
     if (sysHandler !== undefined) {
       let parsed: JsonObject | undefined;
@@ -99,8 +99,21 @@ export class StoreApi {
     return logical;
   }
 
-  /** Token authentication: missing → 403; unknown, expired or revoked → 403 with Vault's `invalid token`. */
-  private async authenticate(req: ApiRequest, logical: LogicalPort): Promise<Authenticated> {
+  /**
+   * Token authentication: missing → 403; unknown, expired or revoked → 403 with Vault's `invalid token`. A known
+   * token with a compiled ACL (nearly every request) is answered from memory, with no promise to wait on.
+   */
+  private authenticate(req: ApiRequest, logical: LogicalPort): Authenticated | Promise<Authenticated> {
+    const token = requestToken(req.headers);
+    if (token === undefined) throw permissionDenied();
+    const entry = logical.resolveTokenCached?.(token);
+    const acl = entry === undefined ? undefined : logical.aclCached?.(entry.policies);
+    if (entry !== undefined && acl !== undefined) return { token, entry, acl };
+    return this.authenticateSlow(req, logical);
+  }
+
+  /** {@link authenticate} without the fast path. */
+  private async authenticateSlow(req: ApiRequest, logical: LogicalPort): Promise<Authenticated> {
     const token = requestToken(req.headers);
     if (token === undefined) throw permissionDenied();
     const entry = await logical.resolveToken(token);
@@ -113,7 +126,7 @@ export class StoreApi {
     if (req.method !== 'PUT' && req.method !== 'POST') return errorResult(405, []);
     const logical = this.options.logical();
     if (this.options.seal.sealed || logical === undefined) return noContent();
-    const auth = await this.authenticate(req, logical);
+    const auth = await this.authenticateSlow(req, logical);
     if (!auth.acl.allows('sys/seal', 'update') || !auth.acl.hasSudo('sys/seal')) throw permissionDenied();
     await this.consumeUse(logical, auth);
     await this.options.seal.seal();
@@ -128,7 +141,9 @@ export class StoreApi {
     const data = operation === 'update' || operation === 'patch' ? parseJsonBody(req.body) : queryAsData(query);
     // Vault appends a trailing slash to list paths (ACL rules and backends see `dir/`).
     const fullPath = operation === 'list' && !path.endsWith('/') ? path + '/' : path;
-    const auth = await this.authenticate(req, logical);
+    const pending = this.authenticate(req, logical);
+    // Only wait when there is something to wait for: a resolved value costs an event-loop microtask otherwise.
+    const auth = pending instanceof Promise ? await pending : pending;
     let authorized = false;
     try {
       if (fullPath === 'sys/capabilities-self') {
@@ -159,7 +174,7 @@ export class StoreApi {
       const request: LogicalRequest = { operation, path: target.rest, data, query };
       return renderLogical(await target.backend.handle(request, caller), target.mountType);
     } finally {
-      if (authorized) await this.consumeUse(logical, auth);
+      if (authorized && auth.entry.num_uses > 0) await this.consumeUse(logical, auth);
     }
   }
 

@@ -38,6 +38,14 @@ export class LogicalLayer implements LogicalPort {
     return this.tokens.resolve(token);
   }
 
+  resolveTokenCached(token: string): TokenView | undefined {
+    return this.tokens.resolveCached(token);
+  }
+
+  aclCached(policies: readonly string[]): AclPort | undefined {
+    return this.policies.getAclCached(policies);
+  }
+
   consumeTokenUse(token: string): Promise<void> {
     return this.tokens.consumeUse(token);
   }

@@ -56,10 +56,17 @@ export interface RouteTarget {
 export interface LogicalPort {
   /** The token entry for `token`, or undefined when it is unknown, expired or revoked. */
   resolveToken(token: string): Promise<TokenView | undefined>;
+  /**
+   * Optional fast path: the entry when it can be decided from memory alone; undefined means "ask
+   * {@link resolveToken}", never "invalid".
+   */
+  resolveTokenCached?(token: string): TokenView | undefined;
   /** Records one use of a token with `num_uses` (revoked when exhausted). */
   consumeTokenUse(token: string): Promise<void>;
   /** The ACL for a token's policies. */
   acl(policies: readonly string[]): Promise<AclPort>;
+  /** Optional fast path: the ACL when already compiled; undefined means "ask {@link acl}". */
+  aclCached?(policies: readonly string[]): AclPort | undefined;
   /** Whether `path` needs `sudo` for `operation` (Vault's root-protected paths). */
   isSudoProtected(path: string, operation: Operation): boolean;
   /** The backend serving `path` (no leading `/`, list paths end with `/`), or undefined when no route matches. */

@@ -48,6 +48,13 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
+/** The `?version=` of a read: 0 (current) when absent or empty, undefined when malformed. */
+function versionNumber(query: Record<string, string>): number | undefined {
+  const raw = query['version'];
+  if (raw === undefined || raw === '') return 0;
+  return /^[0-9]{1,15}$/.test(raw) ? Number(raw) : undefined;
+}
+
 /** Parses stored JSON and zeroes the bytes it came from (a fresh copy from the storage). */
 function parseWiping(bytes: Buffer): unknown {
   try {
@@ -183,8 +190,38 @@ export class KvV2Backend implements LogicalBackend {
     return (await this.readMeta(m[2] ?? '')) !== undefined;
   }
 
-  /** Serves one request relative to the mount. */
-  readonly handle: LogicalBackend['handle'] = (req) => this.dispatch(req);
+  /** Serves one request relative to the mount; a read whose answer is fully cached is answered without waiting. */
+  readonly handle: LogicalBackend['handle'] = (req) => {
+    if (req.operation === 'read') {
+      const hot = this.readDataCached(req);
+      if (hot !== undefined) return Promise.resolve(hot);
+    }
+    return this.dispatch(req);
+  };
+
+  /** A `data/<key>` read answered from the decoded-read cache alone, or undefined when that is not possible. */
+  private readDataCached(req: LogicalRequest): LogicalResponse | undefined {
+    const path = req.path.startsWith('/') ? req.path.replace(/^\/+/, '') : req.path;
+    if (!path.startsWith('data/') || path.length === 5) return undefined;
+    const key = path.slice(5);
+    const meta = this.reads.meta(key);
+    if (meta === undefined) return undefined;
+    // A malformed ?version= takes the full path, which answers it with its 400.
+    if (versionNumber(req.query) === undefined) return undefined;
+    const picked = this.pickVersion(meta, req.query);
+    if (picked === undefined || picked.gone) return undefined;
+    const version = this.reads.version(key, picked.n);
+    return version === undefined ? undefined : { data: { data: version.data, metadata: version.info } };
+  }
+
+  /** The version a read asks for (`?version=`, else the current one) and whether it is gone; undefined when absent. */
+  private pickVersion(meta: KeyMeta, query: Record<string, string>): { n: number; vm: VersionMeta; gone: boolean } | undefined {
+    const requested = this.versionParam(query);
+    const n = requested === 0 ? meta.currentVersion : requested;
+    const vm = meta.versions[String(n)];
+    if (vm === undefined) return undefined;
+    return { n, vm, gone: vm.destroyed || isDeleted(vm, this.now()) };
+  }
 
   /** Dispatches one request (the caller context is not needed: the HTTP layer already authorized it). */
   private async dispatch(req: LogicalRequest): Promise<LogicalResponse> {
@@ -252,10 +289,9 @@ export class KvV2Backend implements LogicalBackend {
   }
 
   private versionParam(query: Record<string, string>): number {
-    const raw = query['version'];
-    if (raw === undefined || raw === '') return 0;
-    if (!/^[0-9]{1,15}$/.test(raw)) throw badRequest(`error converting input ${raw} for field "version"`);
-    return Number(raw);
+    const n = versionNumber(query);
+    if (n === undefined) throw badRequest(`error converting input ${query['version'] ?? ''} for field "version"`);
+    return n;
   }
 
   /** Resolves a read to its version, or a 404 response (plain or with the metadata envelope). */
@@ -263,11 +299,9 @@ export class KvV2Backend implements LogicalBackend {
     this.requireKey(key);
     const meta = await this.readMeta(key);
     if (meta === undefined) throw notFound();
-    const requested = this.versionParam(query);
-    const n = requested === 0 ? meta.currentVersion : requested;
-    const vm = meta.versions[String(n)];
-    if (vm === undefined) throw notFound();
-    return { meta, n, vm, gone: vm.destroyed || isDeleted(vm, this.now()) };
+    const picked = this.pickVersion(meta, query);
+    if (picked === undefined) throw notFound();
+    return { meta, ...picked };
   }
 
   /** The live version a read asked for, or the 404 response (with the metadata envelope) of a deleted one. */

@@ -82,6 +82,12 @@ export class Acl {
   private readonly exact = new Map<string, CapSet>();
   private readonly prefixes = new Map<string, CapSet>();
   private readonly segments: SegmentRule[] = [];
+  /**
+   * Rules found per path (`list` lookups keyed apart, they also try the path without its trailing slash): an ACL
+   * never changes once built (a policy change builds a new one), so a decision can be remembered. Bounded: when
+   * full it starts over.
+   */
+  private readonly memo = new Map<string, CapSet | undefined>();
 
   private constructor(isRoot: boolean) {
     this.isRoot = isRoot;
@@ -118,6 +124,17 @@ export class Acl {
 
   /** The merged capabilities of the rule that governs `path` for `operation`, or undefined when none matches. */
   private lookup(rawPath: string, operation: Operation | undefined): CapSet | undefined {
+    if (rawPath.length > ACL_MEMO_MAX_PATH) return this.find(rawPath, operation);
+    const memoKey = operation === 'list' ? '\n' + rawPath : rawPath;
+    const known = this.memo.get(memoKey);
+    if (known !== undefined || this.memo.has(memoKey)) return known;
+    const found = this.find(rawPath, operation);
+    if (this.memo.size >= ACL_MEMO_ENTRIES) this.memo.clear();
+    this.memo.set(memoKey, found);
+    return found;
+  }
+
+  private find(rawPath: string, operation: Operation | undefined): CapSet | undefined {
     const path = stripLeadingSlashes(rawPath);
     const exact = this.exact.get(path);
     if (exact !== undefined) return exact;
@@ -190,6 +207,11 @@ export class Acl {
   }
 }
 
+/** Most path decisions one ACL remembers. */
+export const ACL_MEMO_ENTRIES = 1024;
+/** Longer paths are decided afresh each time (client-chosen paths must not make the memo large). */
+export const ACL_MEMO_MAX_PATH = 256;
+
 /**
  * Root-protected paths (Vault's `PathsSpecial.Root` of the system and token backends, plus `sys/seal` and
  * `sys/step-down`, which Vault's HTTP layer guards the same way): a request to them needs `sudo` besides the
@@ -231,6 +253,9 @@ export const SUDO_PATHS: readonly string[] = [
 /** Root paths whose only operation is `list`: a request with another operation is not sudo-gated (it is a 405). */
 const LIST_ONLY: readonly string[] = ['sys/leases/lookup/*', 'auth/token/accessors*'];
 
+/** The first path segments of every root-protected path: any other path is answered at once (nearly all requests). */
+const SUDO_FIRST_SEGMENTS = new Set(SUDO_PATHS.map((e) => e.slice(0, e.indexOf('/'))));
+
 /**
  * Whether a request needs `sudo` on `path` (the full path, e.g. `sys/seal`, `auth/token/accessors/`). The operation
  * only matters for list-only paths (their other operations are unsupported anyway). Token creation with `id`, `no_parent`
@@ -238,6 +263,8 @@ const LIST_ONLY: readonly string[] = ['sys/leases/lookup/*', 'auth/token/accesso
  */
 export function isSudoProtected(path: string, operation: Operation): boolean {
   const p = stripLeadingSlashes(path);
+  const slash = p.indexOf('/');
+  if (!SUDO_FIRST_SEGMENTS.has(slash === -1 ? p : p.slice(0, slash))) return false;
   for (const entry of SUDO_PATHS) {
     if (operation !== 'list' && LIST_ONLY.includes(entry)) continue;
     if (entry.endsWith('*') ? p.startsWith(entry.slice(0, -1)) : p === entry || p === entry + '/') return true;

@@ -42,6 +42,12 @@ export class PolicyStore implements LogicalBackend {
   private readonly storage: Storage;
   private readonly parsed = new Map<string, Policy>();
   private readonly acls = new Map<string, Acl>();
+  /**
+   * The ACL of a frozen policy list (a resolved token's, shared by all its requests), by identity: no key to build
+   * per request. Entries of an older generation (before a policy changed) are ignored.
+   */
+  private readonly aclsByList = new WeakMap<readonly string[], { generation: number; acl: Acl }>();
+  private generation = 0;
 
   /** `storage` is the barrier (or any Storage); policies live under `sys/policy/` in it. */
   constructor(storage: Storage) {
@@ -76,7 +82,7 @@ export class PolicyStore implements LogicalBackend {
     const stored: StoredPolicy = { version: 1, name, raw: text };
     await this.storage.put(storageKey(name), Buffer.from(JSON.stringify(stored), 'utf8'));
     this.parsed.set(name, policy);
-    this.acls.clear();
+    this.forgetAcls();
   }
 
   /** Deletes a policy; `root` and `default` cannot be deleted; deleting an absent policy is not an error. */
@@ -86,7 +92,7 @@ export class PolicyStore implements LogicalBackend {
     if (name === 'default') throw badRequest('cannot delete default policy');
     await this.storage.delete(storageKey(name));
     this.parsed.delete(name);
-    this.acls.clear();
+    this.forgetAcls();
   }
 
   /** Stored policy names, sorted, followed by `root` (Vault's list order). */
@@ -97,13 +103,32 @@ export class PolicyStore implements LogicalBackend {
     return [...names, 'root'];
   }
 
+  /**
+   * The ACL for `names` if it is already compiled (the hot path of every request, answered without waiting);
+   * undefined when it must be built first with {@link getAcl}.
+   */
+  getAclCached(names: readonly string[]): Acl | undefined {
+    // The names as the token lists them. A raw key that is not already normalized (lower case, sorted, unique)
+    // can never equal a normalized key, so both kinds share the map safely.
+    const known = this.aclsByList.get(names);
+    if (known !== undefined && known.generation === this.generation) return known.acl;
+    const acl = this.acls.get(names.length === 1 ? (names[0] ?? '') : names.join('\n'));
+    // Only a frozen list can be remembered by identity: another could change under the remembered answer.
+    if (acl !== undefined && Object.isFrozen(names)) this.aclsByList.set(names, { generation: this.generation, acl });
+    return acl;
+  }
+
+  /** Drops every compiled ACL (a policy changed). */
+  private forgetAcls(): void {
+    this.acls.clear();
+    this.generation++;
+  }
+
   /** The ACL for a token's policies (unknown names are skipped, as in Vault); cached until a policy changes. */
   async getAcl(names: readonly string[]): Promise<Acl> {
-    // Hot path (every request): the names as the token lists them. A raw key that is not already normalized
-    // (lower case, sorted, unique) can never equal a normalized key, so both kinds share the map safely.
-    const raw = names.join('\n');
-    const hit = this.acls.get(raw);
+    const hit = this.getAclCached(names);
     if (hit !== undefined) return hit;
+    const raw = names.join('\n');
     const key = [...new Set(names.map((n) => n.toLowerCase()))].sort().join('\n');
     const cached = this.acls.get(key);
     if (cached !== undefined) {

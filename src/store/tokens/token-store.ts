@@ -35,6 +35,8 @@ export interface TokenStoreOptions {
 
 /** Longest token id accepted for lookup; anything longer cannot be ours and is not hashed. */
 const MAX_TOKEN_LENGTH = 1024;
+/** Deepest parent chain walked when checking that a token's ancestors are live (a bound against corrupt data). */
+const MAX_PARENT_DEPTH = 64;
 
 /** Most token ids whose salted hash a {@link TokenStore} remembers (oldest dropped first). */
 export const TOKEN_KEY_CACHE_ENTRIES = 1024;
@@ -60,6 +62,8 @@ export class TokenStore implements LogicalBackend {
   private readonly cache = new Map<string, StoredToken>();
   /** Token id → salted hash, for ids that resolved to a live token (insertion order = eviction order). */
   private readonly keyCache = new Map<string, KeyCacheEntry>();
+  /** The public view of each cached entry, built once: entries are replaced on save, never changed in place. */
+  private readonly views = new WeakMap<StoredToken, TokenEntry>();
   private lock: Promise<unknown> = Promise.resolve();
 
   /** `storage` is the barrier (or any Storage); tokens live under `sys/token/` in it. */
@@ -178,7 +182,7 @@ export class TokenStore implements LogicalBackend {
         await revoke(cursor.key);
         return undefined;
       }
-      if (cursor.parentKey === '' || depth > 64) return entry;
+      if (cursor.parentKey === '' || depth > MAX_PARENT_DEPTH) return entry;
       const parent = await this.load(cursor.parentKey);
       if (parent === undefined) {
         // A half-finished revocation (crash): finish it for this branch.
@@ -233,7 +237,47 @@ export class TokenStore implements LogicalBackend {
     }
     // Only ids of live tokens are remembered: unknown ids sent by a client must not push real ones out.
     this.rememberKey(token, key);
-    return publicEntry(entry);
+    return this.view(entry);
+  }
+
+  /**
+   * {@link resolve} answered from memory alone, for the hot path of every request: the entry of a token whose
+   * salted hash, entry and ancestors are all cached and unexpired. Undefined means only "not decidable without
+   * waiting" (unknown id, an entry not cached, something expired): the caller then uses {@link resolve}, which
+   * also revokes what expired.
+   */
+  resolveCached(token: string): TokenEntry | undefined {
+    if (token.length > MAX_TOKEN_LENGTH) return undefined;
+    const hit = this.keyCache.get(token);
+    if (hit === undefined) return undefined;
+    const presented = Buffer.from(token, 'utf8');
+    const same = constantTimeEqual(presented, hit.id);
+    wipe(presented);
+    if (!same) return undefined;
+    const entry = this.cache.get(hit.key);
+    if (entry === undefined) return undefined;
+    let cursor = entry;
+    for (let depth = 0; ; depth++) {
+      if (this.expired(cursor)) return undefined;
+      if (cursor.parentKey === '' || depth > MAX_PARENT_DEPTH) break;
+      const parent = this.cache.get(cursor.parentKey);
+      if (parent === undefined) return undefined;
+      cursor = parent;
+    }
+    return this.view(entry);
+  }
+
+  /** The frozen public view of a stored entry (shared by every request that resolves it). */
+  private view(entry: StoredToken): TokenEntry {
+    let view = this.views.get(entry);
+    if (view === undefined) {
+      view = publicEntry(entry);
+      Object.freeze(view.policies);
+      if (view.meta !== null) Object.freeze(view.meta);
+      Object.freeze(view);
+      this.views.set(entry, view);
+    }
+    return view;
   }
 
   /**

@@ -195,3 +195,31 @@ test('properties: an exact rule governs its path; a deny on it in any policy den
     { numRuns: 500 },
   );
 });
+
+test('remembered decisions: list and read kept apart, unchanged past the memo bound and for long paths', () => {
+  const a = acl('path "secret/metadata/app" { capabilities = ["list", "read"] }', 'path "secret/data/+/cfg" { capabilities = ["read"] }');
+  const cases: Case[] = [
+    ['secret/metadata/app/', 'list', true],
+    ['secret/metadata/app/', 'read', false],
+    ['secret/metadata/app/', 'list', true],
+    ['secret/data/x/cfg', 'read', true],
+    ['secret/data/x/cfg', 'update', false],
+  ];
+  check(a, cases);
+  check(a, cases);
+  // Fill the memo past its bound with distinct paths; every answer stays the same.
+  for (let i = 0; i < 3000; i++) assert.equal(a.allows(`secret/data/k${i}/cfg`, 'read'), true);
+  check(a, cases);
+  const long = 'secret/data/' + 'x'.repeat(1000) + '/cfg';
+  assert.equal(a.allows(long, 'read'), true);
+  assert.equal(a.allows(long + '/more', 'read'), false);
+});
+
+test('isSudoProtected: paths outside sys/ and auth/ are never root-protected', () => {
+  for (const p of ['secret/data/sys/seal', 'sysx/seal', 'auth', 'kv/auth/token/accessors', '']) {
+    assert.equal(isSudoProtected(p, 'update'), false, p);
+    assert.equal(isSudoProtected(p, 'list'), false, p);
+  }
+  assert.equal(isSudoProtected('/sys/seal', 'update'), true);
+  assert.equal(isSudoProtected('auth/token/accessors/', 'list'), true);
+});

@@ -113,3 +113,25 @@ test('names containing slashes are stored flat and listed back', async () => {
   assert.deepEqual(await store.listPolicies(), ['default', 'team/app', 'root']);
   assert.equal((await store.handle(req('read', 'policies/acl/team/app'), root)).data?.['name'], 'team/app');
 });
+
+test('getAclCached: only compiled ACLs, remembered per frozen list, forgotten when a policy changes', async () => {
+  const { store } = await fresh();
+  await store.setPolicy('app', 'path "secret/data/app/*" { capabilities = ["read"] }');
+  const names = Object.freeze(['app', 'default']);
+  assert.equal(store.getAclCached(names), undefined);
+  const built = await store.getAcl(names);
+  assert.equal(store.getAclCached(names), built);
+  assert.equal(store.getAclCached(names), built);
+  assert.ok(built.allows('secret/data/app/x', 'read'));
+  await store.setPolicy('app', 'path "secret/data/app/*" { capabilities = ["deny"] }');
+  // The list's remembered ACL belongs to the old generation: nothing compiled until getAcl builds the new one.
+  assert.equal(store.getAclCached(names), undefined);
+  const rebuilt = await store.getAcl(names);
+  assert.equal(rebuilt.allows('secret/data/app/x', 'read'), false);
+  assert.equal(store.getAclCached(names), rebuilt);
+  // A mutable list is answered, but not remembered by identity.
+  const mutable = ['app', 'default'];
+  assert.equal(store.getAclCached(mutable), rebuilt);
+  mutable[0] = 'nothing';
+  assert.notEqual(store.getAclCached(mutable), rebuilt);
+});

@@ -417,3 +417,30 @@ test('token key cache is bounded and forgetSecrets empties it', async () => {
   assert.equal(ts.cachedTokenKeys, 0);
   assert.ok(await ts.resolve(ids[5] ?? ''));
 });
+
+test('resolveCached answers live cached tokens only, and never outlives expiry, revocation or a parent', async () => {
+  const { ts, root, c } = await setup();
+  const parent = await create(ts, root, { policies: ['p'], ttl: '1h' });
+  const child = await create(ts, as(parent.client_token, ['p']), { ttl: '2h' });
+  // Not resolved yet: nothing is known in memory about these ids.
+  assert.equal(ts.resolveCached(child.client_token), undefined);
+  const slow = await ts.resolve(child.client_token);
+  assert.ok(slow);
+  const fast = ts.resolveCached(child.client_token);
+  // The same frozen view the slow path handed out: a request cannot change what the next one sees.
+  assert.equal(fast, slow);
+  assert.ok(Object.isFrozen(fast) && Object.isFrozen(fast.policies));
+  assert.equal(ts.resolveCached(child.client_token.slice(0, -1) + 'x'), undefined);
+  assert.equal(ts.resolveCached('x'.repeat(2000)), undefined);
+  // The parent expires first: the child is no longer answered from memory, and the slow path revokes both.
+  c.advance(3601);
+  assert.equal(ts.resolveCached(child.client_token), undefined);
+  assert.equal(await ts.resolve(child.client_token), undefined);
+  assert.equal(ts.resolveCached(child.client_token), undefined);
+  // Revocation drops a cached token at once.
+  const other = await create(ts, root, { policies: ['p'] });
+  assert.ok(await ts.resolve(other.client_token));
+  assert.ok(ts.resolveCached(other.client_token));
+  await ts.handle(req('update', 'revoke', { token: other.client_token }), root);
+  assert.equal(ts.resolveCached(other.client_token), undefined);
+});
