@@ -3,9 +3,16 @@
  * separate process, next to a bare node:http server (also a separate process) answering a fixed JSON body in the
  * same run. Cases: authenticated KV v2 reads and writes with a policy-limited token (so the ACL check runs), the
  * bare server as the ceiling. Prints req/s, the ratio to the bare server, p50/p99 latency and the store's RSS.
- * Loopback only; each case runs a few seconds.
+ *
+ * Load generator and servers share the machine, so the figures are noisy: the cases run in several interleaved
+ * rounds (bare, read, write, bare, read, …) and the table gives medians, the ratio being that of the medians. On a
+ * machine with at least two CPUs and `taskset`, the load generator (this process) is pinned to CPU 0 and the servers
+ * to CPU 1 (`STORE_BENCH_PIN=0` turns that off): on a small machine the scheduler otherwise keeps moving the two
+ * onto the same core, and how much of that happens changes from run to run more than anything measured here.
+ * Loopback only; each case runs a few seconds per round.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +22,8 @@ import { fileURLToPath } from 'node:url';
 const CLI_MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const DURATION_S = Number(process.env.STORE_BENCH_SECONDS ?? '4');
 const CONNECTIONS = Number(process.env.STORE_BENCH_CONNECTIONS ?? '16');
+/** Interleaved rounds of every case; the table gives medians. */
+const ROUNDS = Number(process.env.STORE_BENCH_ROUNDS ?? '3');
 /** Comma-separated case filter (`bare,read,write`; default all). */
 const CASES = (process.env.STORE_BENCH_CASES ?? 'bare,read,write').split(',');
 /** Extra node flags for the store process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see what limits it. */
@@ -41,9 +50,27 @@ type Autocannon = (opts: {
 }) => Promise<AutocannonResult>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
+/**
+ * Pins this process (all its threads) to CPU 0 and returns the command prefix that starts a server on CPU 1, or
+ * an empty prefix when pinning is off or impossible (one CPU, no `taskset`).
+ */
+function pinning(): { prefix: string[]; note: string } {
+  if (process.env.STORE_BENCH_PIN === '0') return { prefix: [], note: 'not pinned (STORE_BENCH_PIN=0)' };
+  if (availableParallelism() < 2) return { prefix: [], note: 'not pinned (one CPU)' };
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+  } catch {
+    return { prefix: [], note: 'not pinned (no taskset)' };
+  }
+  return { prefix: ['taskset', '-c', '1'], note: 'load generator pinned to CPU 0, servers to CPU 1' };
+}
+const PIN = pinning();
+
 /** Spawns a process and resolves with it and the URL it prints (`listening on URL`). */
 function spawnListening(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  // taskset execs node in place: the child's pid is the server's (for the CPU and RSS figures).
+  const [command, ...rest] = [...PIN.prefix, process.execPath, ...args];
+  const child = spawn(command ?? process.execPath, rest, { stdio: ['ignore', 'pipe', 'ignore'] });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -127,6 +154,41 @@ interface Row {
   cpuUs: number | undefined;
 }
 
+/** The median of some numbers (the mean of the middle two for an even count). */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+/** One case summarized over its rounds. */
+interface Summary {
+  name: string;
+  rate: number;
+  rates: number[];
+  p50: number;
+  p99: number;
+  cpuUs: number | undefined;
+  non2xx: number;
+  errors: number;
+  rss: string;
+}
+
+function summarize(name: string, rows: Row[]): Summary {
+  const cpu = rows.map((r) => r.cpuUs).filter((c): c is number => c !== undefined);
+  return {
+    name,
+    rate: median(rows.map((r) => r.result.requests.average)),
+    rates: rows.map((r) => r.result.requests.average),
+    p50: median(rows.map((r) => r.result.latency.p50)),
+    p99: median(rows.map((r) => r.result.latency.p99)),
+    cpuUs: cpu.length === 0 ? undefined : median(cpu),
+    non2xx: rows.reduce((n, r) => n + r.result.non2xx, 0),
+    errors: rows.reduce((n, r) => n + r.result.errors, 0),
+    rss: rows.at(-1)?.rss ?? 'n/a',
+  };
+}
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'sss-bench-'));
   const bare = await spawnListening([...BARE_NODE_ARGS, '-e', BARE_SERVER]);
@@ -157,45 +219,52 @@ async function main(): Promise<void> {
       rows.push({ name, result, rss: await rssMiB(pid), cpuUs });
     };
     const base = { connections: CONNECTIONS, duration: DURATION_S };
-    await run('bare node:http (fixed JSON)', { ...base, url: `${bare.url}/v1/secret/data/bench/item` }, bare.child.pid);
-    await run('store KV v2 read', { ...base, url: `${store.url}/v1/secret/data/bench/item`, headers: { 'X-Vault-Token': token } }, store.child.pid);
-    await run(
-      'store KV v2 write',
-      {
-        ...base,
-        url: `${store.url}/v1/secret/data/bench/item`,
-        method: 'POST',
-        headers: { 'X-Vault-Token': token, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ data: { password: 'benchmark-value' } }),
-      },
-      store.child.pid,
-    );
-
-    const bareRate = rows.find((r) => r.name.startsWith('bare'))?.result.requests.average ?? 0;
-    console.log(`autocannon: ${CONNECTIONS} connections, ${DURATION_S} s per case, loopback; store started as a separate process`);
-    console.log(`store RSS after setup: ${rssIdle} MiB\n`);
-    console.log('| case | req/s | × bare | p50 ms | p99 ms | server CPU µs/req | non-2xx | errors | RSS MiB (server) |');
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    for (const r of rows) {
-      const ratio = bareRate > 0 ? (r.result.requests.average / bareRate).toFixed(2) : 'n/a';
-      console.log(
-        `| ${r.name} | ${r.result.requests.average.toFixed(0)} | ${ratio} | ${r.result.latency.p50} | ${r.result.latency.p99} | ` +
-          `${r.cpuUs === undefined ? 'n/a' : r.cpuUs.toFixed(0)} | ` +
-          `${r.result.non2xx} | ${r.result.errors} | ${r.rss} |`,
+    for (let round = 0; round < ROUNDS; round++) {
+      await run('bare node:http (fixed JSON)', { ...base, url: `${bare.url}/v1/secret/data/bench/item` }, bare.child.pid);
+      await run('store KV v2 read', { ...base, url: `${store.url}/v1/secret/data/bench/item`, headers: { 'X-Vault-Token': token } }, store.child.pid);
+      await run(
+        'store KV v2 write',
+        {
+          ...base,
+          url: `${store.url}/v1/secret/data/bench/item`,
+          method: 'POST',
+          headers: { 'X-Vault-Token': token, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ data: { password: 'benchmark-value' } }),
+        },
+        store.child.pid,
       );
     }
-    const read = rows.find((r) => r.name.includes('read'));
+
+    const names = [...new Set(rows.map((r) => r.name))];
+    const summaries = names.map((n) => summarize(n, rows.filter((r) => r.name === n)));
+    const bareSummary = summaries.find((s) => s.name.startsWith('bare'));
+    const bareRate = bareSummary?.rate ?? 0;
+    console.log(
+      `autocannon: ${CONNECTIONS} connections, ${DURATION_S} s per case, ${ROUNDS} interleaved round(s), medians; loopback; ` +
+        `store started as a separate process; ${PIN.note}`,
+    );
+    console.log(`store RSS after setup: ${rssIdle} MiB\n`);
+    console.log('| case | req/s | × bare | p50 ms | p99 ms | server CPU µs/req | non-2xx | errors | RSS MiB (server) | req/s per round |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    for (const s of summaries) {
+      const ratio = bareRate > 0 ? (s.rate / bareRate).toFixed(2) : 'n/a';
+      console.log(
+        `| ${s.name} | ${s.rate.toFixed(0)} | ${ratio} | ${s.p50} | ${s.p99} | ${s.cpuUs === undefined ? 'n/a' : s.cpuUs.toFixed(0)} | ` +
+          `${s.non2xx} | ${s.errors} | ${s.rss} | ${s.rates.map((r) => r.toFixed(0)).join(', ')} |`,
+      );
+    }
+    const read = summaries.find((s) => s.name.includes('read'));
     if (read !== undefined && bareRate > 0) {
-      const ratio = read.result.requests.average / bareRate;
+      const ratio = read.rate / bareRate;
       console.log(`\nreads: ${ratio.toFixed(2)}× the bare server (target ≥ 0.5×): ${ratio >= 0.5 ? 'met' : 'NOT met'}`);
-      const bareCpu = rows.find((r) => r.name.startsWith('bare'))?.cpuUs;
+      const bareCpu = bareSummary?.cpuUs;
       if (bareCpu !== undefined && read.cpuUs !== undefined && read.cpuUs > 0) {
         console.log(`CPU-bound ceiling from server CPU per request: reads ≈ ${(bareCpu / read.cpuUs).toFixed(2)}× the bare server`);
       }
     }
-    const bad = rows.filter((r) => r.result.non2xx > 0 || r.result.errors > 0);
+    const bad = summaries.filter((s) => s.non2xx > 0 || s.errors > 0);
     if (bad.length > 0) {
-      console.error(`\nfailures during load in: ${bad.map((r) => r.name).join(', ')}`);
+      console.error(`\nfailures during load in: ${bad.map((s) => s.name).join(', ')}`);
       process.exitCode = 1;
     }
   } finally {

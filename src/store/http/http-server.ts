@@ -349,7 +349,7 @@ function write(res: http.ServerResponse, result: ApiResult, closing: boolean): v
     return;
   }
   // A string body lets node:http send head and body in one write (a Buffer body goes out as a second chunk).
-  const payload = JSON.stringify(result.body);
+  const payload = result.json ?? JSON.stringify(result.body);
   res.writeHead(result.status, ['Cache-Control', 'no-store', 'Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(payload, 'utf8'))]);
   res.end(payload, 'utf8');
 }

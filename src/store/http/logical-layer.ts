@@ -77,7 +77,7 @@ export class LogicalLayer implements LogicalPort {
   }
 }
 
-/** `path` is `base` itself, `base/` or below it. */
+/** `path` is `base` itself, `base/` or below it (no string is built: this runs several times per request). */
 function isUnder(path: string, base: string): boolean {
-  return path === base || path.startsWith(base + '/');
+  return path.startsWith(base) && (path.length === base.length || path.charCodeAt(base.length) === 0x2f);
 }

@@ -5,12 +5,16 @@
 import { StoreApiError } from '../api-error.js';
 import { randomUUID } from '../../crypto.js';
 import type { JsonObject, LogicalResponse } from '../logical.js';
+import { sharedJson } from '../shared-json.js';
 
 /** A response ready to be written: status and JSON body (undefined → no body, e.g. 204 or HEAD). */
 export interface ApiResult {
   status: number;
   body?: unknown;
+  /** `JSON.stringify(body)`, when it was cheaper to build along with the body (the writer uses it as is). */
+  json?: string;
 }
+
 
 /** 204 No Content. */
 export const noContent = (): ApiResult => ({ status: 204 });
@@ -37,8 +41,9 @@ export function renderLogical(resp: LogicalResponse, mountType: string): ApiResu
   if (resp.status === 204) return noContent();
   if (resp.raw !== undefined) return { status: resp.status ?? 200, body: resp.raw };
   const data = resp.data ?? null;
+  const requestId = randomUUID();
   const envelope: JsonObject = {
-    request_id: randomUUID(),
+    request_id: requestId,
     lease_id: '',
     renewable: false,
     lease_duration: 0,
@@ -49,6 +54,14 @@ export function renderLogical(resp: LogicalResponse, mountType: string): ApiResu
     mount_type: mountType,
   };
   // sys/mounts, sys/policy and sys/auth also copy their data keys to the top level (older clients read them there).
-  const body = resp.topLevelData === true && data !== null ? { ...data, ...envelope } : envelope;
-  return { status: resp.status ?? 200, body };
+  if (resp.topLevelData === true && data !== null) return { status: resp.status ?? 200, body: { ...data, ...envelope } };
+  const known = data === null ? undefined : sharedJson(data);
+  if (known === undefined) return { status: resp.status ?? 200, body: envelope };
+  // Exactly JSON.stringify(envelope), keys in the same order, with the data's remembered text spliced in.
+  const json =
+    // (A UUID needs no escaping; null needs no serializing.)
+    '{"request_id":"' + requestId + '","lease_id":"","renewable":false,"lease_duration":0,"data":' + known +
+    ',"wrap_info":null,"warnings":' + (envelope.warnings === null ? 'null' : JSON.stringify(envelope.warnings)) +
+    ',"auth":' + (envelope.auth === null ? 'null' : JSON.stringify(envelope.auth)) + ',"mount_type":' + JSON.stringify(mountType) + '}';
+  return { status: resp.status ?? 200, body: envelope, json };
 }

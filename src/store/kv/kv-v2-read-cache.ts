@@ -4,7 +4,8 @@
  * down in the {@link ReadCache}; this layer removes the decoding on top of it.
  *
  * Rules that keep it correct:
- * - Values are deep-frozen: readers share them, and a reader that tried to change one would throw, not corrupt it.
+ * - Values are deep-frozen: readers share them (versions also as response data whose JSON text is kept, see
+ *   shared-json.ts), and a reader that tried to change one would throw, not corrupt it.
  *   Writers never use them: they parse their own mutable copy.
  * - Every write of the backend invalidates its key before and after the write and bumps an epoch; a read fills the
  *   cache only if no write started or ended while it was reading, so a stale value is never stored after the write
@@ -16,6 +17,7 @@
  */
 import type { JsonObject } from '../logical.js';
 import type { KeyMeta } from './kv-v2-metadata.js';
+import { deepFreeze, shareFrozen } from '../shared-json.js';
 
 /** Most keys whose decoded reads one backend keeps. */
 export const KV_READ_CACHE_KEYS = 1024;
@@ -24,26 +26,16 @@ export const KV_READ_CACHE_BYTES = 4 * 1024 * 1024;
 /** Values decoded from more bytes than this are served uncached. */
 export const KV_READ_CACHE_MAX_VALUE = 64 * 1024;
 
-/** One version as a read returns it. */
-export interface CachedVersion {
-  readonly data: Readonly<JsonObject>;
-  /** Its `metadata` object (created/deletion time, destroyed, version, custom metadata). */
-  readonly info: Readonly<Record<string, unknown>>;
-}
+/**
+ * One version exactly as a `data/<key>` read returns it (the response's `data`): `data` and its `metadata` object
+ * (created/deletion time, destroyed, version, custom metadata).
+ */
+export type CachedVersion = Readonly<JsonObject> & { readonly data: Readonly<JsonObject>; readonly metadata: Readonly<JsonObject> };
 
 interface CachedKey {
   meta: KeyMeta;
   metaBytes: number;
   versions: Map<number, { value: CachedVersion; bytes: number }>;
-}
-
-/** Recursively freezes a JSON value (objects and arrays). */
-export function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }
 
 /** The decoded-read cache of one KV v2 backend. */
@@ -93,7 +85,7 @@ export class KvReadCache {
     const entry = this.keys.get(key);
     if (entry === undefined || epoch !== this.epochValue || bytes > KV_READ_CACHE_MAX_VALUE) return;
     if (entry.versions.has(n)) return;
-    entry.versions.set(n, { value: deepFreeze(value), bytes });
+    entry.versions.set(n, { value: shareFrozen(value), bytes });
     this.bytes += bytes;
     this.evict();
   }

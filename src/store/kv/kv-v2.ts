@@ -164,7 +164,7 @@ export class KvV2Backend implements LogicalBackend {
     const bytes = await this.storage.get(this.versionKey(path, n));
     if (bytes === undefined) return undefined;
     const size = bytes.length;
-    const value: CachedVersion = { data: parseWiping(bytes) as JsonObject, info: versionInfo(meta, n, vm) };
+    const value: CachedVersion = { data: parseWiping(bytes) as JsonObject, metadata: versionInfo(meta, n, vm) };
     this.reads.rememberVersion(path, n, value, size, epoch);
     return value;
   }
@@ -211,7 +211,8 @@ export class KvV2Backend implements LogicalBackend {
     const picked = this.pickVersion(meta, req.query);
     if (picked === undefined || picked.gone) return undefined;
     const version = this.reads.version(key, picked.n);
-    return version === undefined ? undefined : { data: { data: version.data, metadata: version.info } };
+    // The frozen object itself: its serialized form is remembered too (see renderLogical).
+    return version === undefined ? undefined : { data: version };
   }
 
   /** The version a read asks for (`?version=`, else the current one) and whether it is gone; undefined when absent. */
@@ -315,14 +316,14 @@ export class KvV2Backend implements LogicalBackend {
 
   private async readData(key: string, query: Record<string, string>): Promise<LogicalResponse> {
     const v = await this.readLive(key, query, 'data');
-    if (!('info' in v)) return v;
-    return { data: { data: v.data, metadata: v.info } };
+    if (!('metadata' in v)) return v;
+    return { data: v };
   }
 
   private async readSubkeys(key: string, query: Record<string, string>): Promise<LogicalResponse> {
     const depthRaw = query['depth'] ?? '0';
     const v = await this.readLive(key, query, 'subkeys');
-    if (!('info' in v)) return v;
+    if (!('metadata' in v)) return v;
     if (!/^[0-9]{1,6}$/.test(depthRaw)) throw badRequest(`error converting input ${depthRaw} for field "depth"`);
     const depth = Number(depthRaw);
     const walk = (o: Readonly<JsonObject>, level: number): JsonObject => {
@@ -330,7 +331,7 @@ export class KvV2Backend implements LogicalBackend {
       for (const [k, val] of Object.entries(o)) out[k] = isObject(val) && (depth === 0 || level < depth) ? walk(val, level + 1) : null;
       return out;
     };
-    return { data: { subkeys: walk(v.data, 1), metadata: v.info } };
+    return { data: { subkeys: walk(v.data, 1), metadata: v.metadata } };
   }
 
   private async writeData(key: string, body: JsonObject, patch: boolean): Promise<LogicalResponse> {

@@ -40,7 +40,8 @@ export interface MountEntry {
 
 /** The result of {@link MountTable.resolve}. */
 export interface ResolvedMount {
-  entry: MountEntry;
+  /** The table's own entry (read-only: shared with the table). */
+  entry: Readonly<MountEntry>;
   /** The request path relative to the mount (no leading `/`). */
   rest: string;
   backend: LogicalBackend;
@@ -112,6 +113,11 @@ export function mountInfo(e: MountEntry): JsonObject {
   };
 }
 
+/** The path without leading slashes (most paths have none: no copy then). */
+function stripLeadingSlashes(path: string): string {
+  return path.charCodeAt(0) === 0x2f ? path.replace(/^\/+/, '') : path;
+}
+
 /** Normalizes a mount path: no leading `/`, exactly one trailing `/`. */
 function normalizeMountPath(raw: string): string {
   const p = raw.replace(/^\/+/, '').replace(/\/+$/, '');
@@ -179,10 +185,12 @@ export class MountTable implements LogicalBackend {
   }
 
   private longestMatch(rawPath: string): MountEntry | undefined {
-    const path = rawPath.replace(/^\/+/, '');
+    const path = stripLeadingSlashes(rawPath);
     let best: MountEntry | undefined;
     for (const e of this.mounts) {
-      if ((path.startsWith(e.path) || path + '/' === e.path) && (best === undefined || e.path.length > best.path.length)) best = e;
+      // The path is under the mount, or is the mount path without its trailing slash.
+      const matches = path.startsWith(e.path) || (e.path.length === path.length + 1 && e.path.startsWith(path) && e.path.endsWith('/'));
+      if (matches && (best === undefined || e.path.length > best.path.length)) best = e;
     }
     return best;
   }
@@ -194,9 +202,9 @@ export class MountTable implements LogicalBackend {
   resolve(path: string): ResolvedMount | undefined {
     const entry = this.longestMatch(path);
     if (entry?.type !== 'kv') return undefined;
-    const clean = path.replace(/^\/+/, '');
+    const clean = stripLeadingSlashes(path);
     const rest = clean.length >= entry.path.length ? clean.slice(entry.path.length) : '';
-    return { entry: { ...entry }, rest, backend: this.backendFor(entry) };
+    return { entry, rest, backend: this.backendFor(entry) };
   }
 
   private backendFor(entry: MountEntry): LogicalBackend {
