@@ -40,6 +40,8 @@ const MAX_PARENT_DEPTH = 64;
 
 /** Most token ids whose salted hash a {@link TokenStore} remembers (oldest dropped first). */
 export const TOKEN_KEY_CACHE_ENTRIES = 1024;
+/** Most token entries kept decoded in memory (a service minting many short-lived tokens must not grow it without bound). */
+export const TOKEN_ENTRY_CACHE_ENTRIES = 4096;
 
 /** A remembered token id → salted hash mapping; `id` is the token's bytes, for the constant-time confirm. */
 interface KeyCacheEntry {
@@ -145,6 +147,11 @@ export class TokenStore implements LogicalBackend {
     return this.keyCache.size;
   }
 
+  /** How many token entries are kept decoded (for tests). */
+  get cachedTokenEntries(): number {
+    return this.cache.size;
+  }
+
   private async accessorKeyOf(accessor: string): Promise<string> {
     return hmacSha256(await this.salt(), 'accessor:' + accessor).toString('hex');
   }
@@ -155,12 +162,22 @@ export class TokenStore implements LogicalBackend {
     const bytes = await this.storage.get('id/' + key);
     if (bytes === undefined) return undefined;
     const entry = JSON.parse(bytes.toString('utf8')) as StoredToken;
-    this.cache.set(key, entry);
+    this.remember(entry);
     return entry;
   }
 
   private async save(entry: StoredToken): Promise<void> {
     await this.storage.put('id/' + entry.key, Buffer.from(JSON.stringify(entry), 'utf8'));
+    this.remember(entry);
+  }
+
+  /** Caches an entry; past {@link TOKEN_ENTRY_CACHE_ENTRIES} the oldest goes (it is read from storage again when needed). */
+  private remember(entry: StoredToken): void {
+    this.cache.delete(entry.key);
+    if (this.cache.size >= TOKEN_ENTRY_CACHE_ENTRIES) {
+      const oldest = this.cache.keys().next();
+      if (oldest.done !== true) this.cache.delete(oldest.value);
+    }
     this.cache.set(entry.key, entry);
   }
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { CallerContext } from '../../../src/store/backend.js';
 import type { JsonObject, LogicalAuth } from '../../../src/store/logical.js';
 import { MemoryStorage, type Storage } from '../../../src/store/storage/storage.js';
-import { TOKEN_KEY_CACHE_ENTRIES, TokenStore } from '../../../src/store/tokens/token-store.js';
+import { TOKEN_ENTRY_CACHE_ENTRIES, TOKEN_KEY_CACHE_ENTRIES, TokenStore } from '../../../src/store/tokens/token-store.js';
 
 const TOKEN_RE = /^hvs\.[0-9A-Za-z]{24}$/;
 
@@ -443,4 +443,18 @@ test('resolveCached answers live cached tokens only, and never outlives expiry, 
   assert.ok(ts.resolveCached(other.client_token));
   await ts.handle(req('update', 'revoke', { token: other.client_token }), root);
   assert.equal(ts.resolveCached(other.client_token), undefined);
+});
+
+test('token entry cache is bounded; evicted entries are read from storage again', async () => {
+  const { ts, rootId, root } = await setup();
+  const ids: string[] = [];
+  for (let i = 0; i < TOKEN_ENTRY_CACHE_ENTRIES + 5; i++) {
+    ids.push((await create(ts, root, { id: `entry-${i}`, policies: ['a'] })).client_token);
+  }
+  assert.equal(ts.cachedTokenEntries, TOKEN_ENTRY_CACHE_ENTRIES);
+  // The first ones (and the root token) were evicted, yet resolve, with their parent, from storage.
+  const first = await ts.resolve(ids[0] ?? '');
+  assert.deepEqual(first?.policies, ['a', 'default']);
+  assert.ok(await ts.resolve(rootId));
+  assert.equal(ts.cachedTokenEntries, TOKEN_ENTRY_CACHE_ENTRIES);
 });
