@@ -26,4 +26,6 @@ export interface LogicalBackend {
    * (e.g. KV data). `undefined` when the backend has no existence check for that path (then POST/PUT is `update`).
    */
   exists?(path: string): Promise<boolean | undefined>;
+  /** Drops whatever the backend keeps decoded in memory (called when the store seals). */
+  forget?(): void;
 }

@@ -190,6 +190,11 @@ export class KvV2Backend implements LogicalBackend {
     return (await this.readMeta(m[2] ?? '')) !== undefined;
   }
 
+  /** Drops the decoded reads (on seal): a read still in flight then goes to the (sealed) storage. */
+  forget(): void {
+    this.reads.clear();
+  }
+
   /** Serves one request relative to the mount; a read whose answer is fully cached is answered without waiting. */
   readonly handle: LogicalBackend['handle'] = (req) => {
     if (req.operation === 'read') {

@@ -207,6 +207,12 @@ export class MountTable implements LogicalBackend {
     return { entry, rest, backend: this.backendFor(entry) };
   }
 
+  /** Makes every mounted engine drop what it keeps decoded in memory, and forgets the engines (call on seal). */
+  forgetCaches(): void {
+    for (const backend of this.backends.values()) backend.forget?.();
+    this.backends.clear();
+  }
+
   private backendFor(entry: MountEntry): LogicalBackend {
     const cached = this.backends.get(entry.uuid);
     if (cached !== undefined) return cached;

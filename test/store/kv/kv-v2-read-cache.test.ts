@@ -138,3 +138,16 @@ test('a fill with an old epoch is refused; invalidate and clear drop entries', (
   cache.rememberVersion('nokey', 1, { data: {}, metadata: {} }, 5, cache.epoch);
   assert.equal(cache.version('nokey', 1), undefined);
 });
+
+test('forget (on seal) drops the decoded reads: the next read goes to storage', async () => {
+  const storage = new GatedStorage();
+  const kv = new KvV2Backend(storage, { now: () => Date.UTC(2026, 0, 1) });
+  await kv.handle(req('create', 'data/app', { data: { password: 'one' } }), ROOT_CALLER);
+  await kv.handle(req('read', 'data/app'), ROOT_CALLER);
+  const warm = storage.gets;
+  await kv.handle(req('read', 'data/app'), ROOT_CALLER);
+  assert.equal(storage.gets, warm);
+  kv.forget();
+  await kv.handle(req('read', 'data/app'), ROOT_CALLER);
+  assert.ok(storage.gets > warm);
+});

@@ -159,3 +159,20 @@ test('tune: read effective TTLs, update description and TTLs; KV version changes
     'changing the KV version of a mount is not supported by this store',
   ]);
 });
+
+test('forgetCaches: every engine forgets what it decoded and is built afresh, data intact', async () => {
+  const { mt } = await setup();
+  await mt.mount('secret', { type: 'kv-v2' });
+  const before = mt.resolve('secret/data/app');
+  assert.ok(before);
+  await before.backend.handle(req('create', 'data/app', { data: { a: 1 } }), caller);
+  await before.backend.handle(req('read', 'data/app'), caller);
+  mt.forgetCaches();
+  const after = mt.resolve('secret/data/app');
+  assert.ok(after);
+  assert.notEqual(after.backend, before.backend);
+  assert.deepEqual(obj((await after.backend.handle(req('read', 'data/app'), caller)).data)['data'], { a: 1 });
+  // A trailing-slash-less mount path and a path that only shares a prefix resolve as before.
+  assert.equal(mt.resolve('secret')?.rest, '');
+  assert.equal(mt.resolve('secretx/data/app'), undefined);
+});
