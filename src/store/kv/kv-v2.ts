@@ -64,6 +64,22 @@ function parseWiping(bytes: Buffer): unknown {
   }
 }
 
+/** The version settings a `config` or `metadata/<key>` write may carry (absent ones undefined), validated as Vault does. */
+function versionSettings(body: JsonObject): { maxVersions?: number; casRequired?: boolean; deleteVersionAfter?: number } {
+  const out: { maxVersions?: number; casRequired?: boolean; deleteVersionAfter?: number } = {};
+  if (body['max_versions'] !== undefined) {
+    const mv = intField(body, 'max_versions', 0);
+    if (mv < 0) throw badRequest('max_versions must be a non-negative integer');
+    out.maxVersions = mv;
+  }
+  if (body['cas_required'] !== undefined) out.casRequired = boolField(body, 'cas_required', false);
+  if (body['delete_version_after'] !== undefined) {
+    const dva = parseDurationSeconds(body['delete_version_after']);
+    out.deleteVersionAfter = dva < 0 ? 0 : dva;
+  }
+  return out;
+}
+
 /** Vault's limits on custom_metadata. */
 function validateCustomMetadata(m: Record<string, string>): void {
   const prefix = 'custom_metadata validation failed: ';
@@ -276,16 +292,10 @@ export class KvV2Backend implements LogicalBackend {
 
   private async writeConfig(data: JsonObject): Promise<LogicalResponse> {
     const cfg = await this.config();
-    if (data['max_versions'] !== undefined) {
-      const mv = intField(data, 'max_versions', 0);
-      if (mv < 0) throw badRequest('max_versions must be a non-negative integer');
-      cfg.max_versions = mv;
-    }
-    if (data['cas_required'] !== undefined) cfg.cas_required = boolField(data, 'cas_required', false);
-    if (data['delete_version_after'] !== undefined) {
-      const dva = parseDurationSeconds(data['delete_version_after']);
-      cfg.delete_version_after = dva < 0 ? 0 : dva;
-    }
+    const set = versionSettings(data);
+    if (set.maxVersions !== undefined) cfg.max_versions = set.maxVersions;
+    if (set.casRequired !== undefined) cfg.cas_required = set.casRequired;
+    if (set.deleteVersionAfter !== undefined) cfg.delete_version_after = set.deleteVersionAfter;
     await this.putJson('config', cfg);
     return { status: 204 };
   }
@@ -425,16 +435,10 @@ export class KvV2Backend implements LogicalBackend {
     const existing = await this.meta(key);
     if (patch && existing === undefined) throw notFound();
     const meta = existing ?? newKeyMeta();
-    if (body['max_versions'] !== undefined) {
-      const mv = intField(body, 'max_versions', 0);
-      if (mv < 0) throw badRequest('max_versions must be a non-negative integer');
-      meta.maxVersions = mv;
-    }
-    if (body['cas_required'] !== undefined) meta.casRequired = boolField(body, 'cas_required', false);
-    if (body['delete_version_after'] !== undefined) {
-      const dva = parseDurationSeconds(body['delete_version_after']);
-      meta.deleteVersionAfter = dva < 0 ? 0 : dva;
-    }
+    const set = versionSettings(body);
+    if (set.maxVersions !== undefined) meta.maxVersions = set.maxVersions;
+    if (set.casRequired !== undefined) meta.casRequired = set.casRequired;
+    if (set.deleteVersionAfter !== undefined) meta.deleteVersionAfter = set.deleteVersionAfter;
     if (body['custom_metadata'] !== undefined) {
       let custom: Record<string, string> | undefined;
       if (patch && isObject(body['custom_metadata'])) {

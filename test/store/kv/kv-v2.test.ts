@@ -242,3 +242,18 @@ test('mergePatch follows RFC 7386', () => {
   assert.deepEqual(mergePatch(['a'], { a: 'b' }), { a: 'b' });
   assert.deepEqual(mergePatch({}, { a: { bb: { ccc: null } } }), { a: { bb: {} } });
 });
+
+test('config and metadata writes validate their version settings alike and change nothing on error', async () => {
+  const { call } = setup();
+  for (const path of ['config', 'metadata/s']) {
+    await rejects(call(req('update', path, { max_versions: -1 })), 400, ['max_versions must be a non-negative integer']);
+    await rejects(call(req('update', path, { max_versions: 'x' })), 400, ['error converting input x for field "max_versions"']);
+  }
+  await rejects(call(req('read', 'metadata/s')), 404, []);
+  await call(req('update', 'config', { cas_required: true, max_versions: 3, delete_version_after: '-5s' }));
+  assert.deepEqual((await call(req('read', 'config'))).data, { cas_required: true, delete_version_after: '0s', max_versions: 3 });
+  await call(req('update', 'metadata/s', { cas_required: true, max_versions: 2 }));
+  const m = obj((await call(req('read', 'metadata/s'))).data);
+  assert.equal(m['cas_required'], true);
+  assert.equal(m['max_versions'], 2);
+});
