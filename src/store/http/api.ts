@@ -109,13 +109,11 @@ export class StoreApi {
     const entry = logical.resolveTokenCached?.(token);
     const acl = entry === undefined ? undefined : logical.aclCached?.(entry.policies);
     if (entry !== undefined && acl !== undefined) return { token, entry, acl };
-    return this.authenticateSlow(req, logical);
+    return this.resolveCaller(token, logical);
   }
 
-  /** {@link authenticate} without the fast path. */
-  private async authenticateSlow(req: ApiRequest, logical: LogicalPort): Promise<Authenticated> {
-    const token = requestToken(req.headers);
-    if (token === undefined) throw permissionDenied();
+  /** The slow path of {@link authenticate}: token entry and ACL from the stores (which may read storage). */
+  private async resolveCaller(token: string, logical: LogicalPort): Promise<Authenticated> {
     const entry = await logical.resolveToken(token);
     if (entry === undefined) throw new StoreApiError(403, ['permission denied', 'invalid token']);
     return { token, entry, acl: await logical.acl(entry.policies) };
@@ -126,7 +124,7 @@ export class StoreApi {
     if (req.method !== 'PUT' && req.method !== 'POST') return errorResult(405, []);
     const logical = this.options.logical();
     if (this.options.seal.sealed || logical === undefined) return noContent();
-    const auth = await this.authenticateSlow(req, logical);
+    const auth = await this.authenticate(req, logical);
     if (!auth.acl.allows('sys/seal', 'update') || !auth.acl.hasSudo('sys/seal')) throw permissionDenied();
     await this.consumeUse(logical, auth);
     await this.options.seal.seal();

@@ -15,7 +15,6 @@ export interface ApiResult {
   json?: string;
 }
 
-
 /** 204 No Content. */
 export const noContent = (): ApiResult => ({ status: 204 });
 
