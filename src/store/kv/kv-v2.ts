@@ -228,17 +228,17 @@ export class KvV2Backend implements LogicalBackend {
     const meta = this.reads.meta(key);
     if (meta === undefined) return undefined;
     // A malformed ?version= takes the full path, which answers it with its 400.
-    if (versionNumber(req.query) === undefined) return undefined;
-    const picked = this.pickVersion(meta, req.query);
+    const requested = versionNumber(req.query);
+    if (requested === undefined) return undefined;
+    const picked = this.pickVersion(meta, requested);
     if (picked === undefined || picked.gone) return undefined;
     const version = this.reads.version(key, picked.n);
     // The frozen object itself: its serialized form is remembered too (see renderLogical).
     return version === undefined ? undefined : { data: version };
   }
 
-  /** The version a read asks for (`?version=`, else the current one) and whether it is gone; undefined when absent. */
-  private pickVersion(meta: KeyMeta, query: Record<string, string>): { n: number; vm: VersionMeta; gone: boolean } | undefined {
-    const requested = this.versionParam(query);
+  /** The version a read asks for (`requested`, 0 = the current one) and whether it is gone; undefined when absent. */
+  private pickVersion(meta: KeyMeta, requested: number): { n: number; vm: VersionMeta; gone: boolean } | undefined {
     const n = requested === 0 ? meta.currentVersion : requested;
     const vm = meta.versions[String(n)];
     if (vm === undefined) return undefined;
@@ -315,7 +315,7 @@ export class KvV2Backend implements LogicalBackend {
     this.requireKey(key);
     const meta = await this.readMeta(key);
     if (meta === undefined) throw notFound();
-    const picked = this.pickVersion(meta, query);
+    const picked = this.pickVersion(meta, this.versionParam(query));
     if (picked === undefined) throw notFound();
     return { meta, ...picked };
   }
