@@ -102,6 +102,55 @@ export function wipe(...buffers: (Uint8Array | undefined | null)[]): void {
 
 /** Re-export of Node's X509 and key helpers needed for TLS files, kept behind the facade. */
 export const createPrivateKey = nodeCrypto.createPrivateKey;
+/** Re-export: a public key object from PEM/DER/JWK, or derived from a private key. */
+export const createPublicKey = nodeCrypto.createPublicKey;
+/** Node's key object type (asymmetric signing keys of the identity store's OIDC keys). */
+export type KeyObject = nodeCrypto.KeyObject;
+
+/** Cost parameters of scrypt (RFC 7914): CPU/memory cost `N` (a power of two), block size `r`, parallelism `p`. */
+export interface ScryptParams {
+  N: number;
+  r: number;
+  p: number;
+}
+
+/**
+ * scrypt (RFC 7914) of `password` with `salt`, `length` bytes, on libuv's thread pool so a slow hash never blocks the
+ * event loop. `maxmem` is sized from the parameters (128·N·r·p plus headroom), so any valid setting runs.
+ */
+export function scrypt(password: Uint8Array, salt: Uint8Array, length: number, params: ScryptParams): Promise<Buffer> {
+  const maxmem = 128 * params.N * params.r * params.p + 32 * 1024 * 1024;
+  return new Promise((resolve, reject) => {
+    nodeCrypto.scrypt(password, salt, length, { N: params.N, r: params.r, p: params.p, maxmem }, (err, key) => {
+      if (err === null) resolve(key);
+      else reject(err);
+    });
+  });
+}
+
+/** The JOSE signing algorithms the identity store's OIDC keys support. */
+export type SigningAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA';
+
+/**
+ * A fresh asymmetric key pair for a JOSE algorithm: RSA 2048 for RS*, the matching NIST curve for ES*, Ed25519 for
+ * EdDSA.
+ */
+export function generateSigningKeyPair(algorithm: SigningAlgorithm): { privateKey: KeyObject; publicKey: KeyObject } {
+  switch (algorithm) {
+    case 'RS256':
+    case 'RS384':
+    case 'RS512':
+      return nodeCrypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    case 'ES256':
+      return nodeCrypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    case 'ES384':
+      return nodeCrypto.generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    case 'ES512':
+      return nodeCrypto.generateKeyPairSync('ec', { namedCurve: 'P-521' });
+    case 'EdDSA':
+      return nodeCrypto.generateKeyPairSync('ed25519');
+  }
+}
 
 /** The 62 characters of Vault's base62 alphabet (digits, upper case, lower case). */
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';

@@ -15,6 +15,8 @@ export interface CallerContext {
   sudo: boolean;
   /** True when the caller's token has the `root` policy. */
   root: boolean;
+  /** The entity the caller's token is bound to, `''` when none (and for unauthenticated requests). */
+  entityId?: string;
 }
 
 /** A logical backend mounted at some path prefix. */
@@ -28,4 +30,12 @@ export interface LogicalBackend {
   exists?(path: string): Promise<boolean | undefined>;
   /** Drops whatever the backend keeps decoded in memory (called when the store seals). */
   forget?(): void;
+  /**
+   * Whether `path` (relative to the backend) is served without a token (Vault's `PathsSpecial.Unauthenticated`:
+   * `login/*` of a credential backend, the OIDC discovery documents). A token sent there is ignored.
+   */
+  isUnauthenticated?(path: string): boolean;
 }
+
+/** The caller of an unauthenticated path: no token, no policies. */
+export const ANONYMOUS_CALLER: CallerContext = Object.freeze({ clientToken: '', policies: Object.freeze([]), sudo: false, root: false, entityId: '' });
