@@ -82,7 +82,7 @@ export class StoreServer {
         cache?.wipe();
         cache = undefined;
         logical?.tokens.forgetSecrets();
-        logical?.mounts.forgetCaches();
+        logical?.forgetCaches();
         logical = undefined;
         log.info('sealed');
       });

@@ -58,7 +58,8 @@ export class PathTable {
     const clean = path.replace(/^\/+/, '');
     for (const spec of this.specs) {
       const m = spec.pattern.exec(clean);
-      if (m !== null) return { spec, params: m.slice(1).map((g) => g ?? '') };
+      // An optional group that did not take part is undefined at run time (the type says string).
+      if (m !== null) return { spec, params: m.slice(1).map((g: string | undefined) => g ?? '') };
     }
     return undefined;
   }

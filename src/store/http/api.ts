@@ -5,10 +5,11 @@
  * backend, envelope. No sockets here (see http-server.ts), so it is tested directly and over HTTP.
  */
 import { StoreApiError, noHandler, permissionDenied, sealedError } from '../api-error.js';
-import type { CallerContext } from '../backend.js';
+import { ANONYMOUS_CALLER, type CallerContext } from '../backend.js';
+import { addressInCidrs } from '../auth/cidr.js';
 import type { JsonObject, LogicalRequest, Operation } from '../logical.js';
 import type { Storage } from '../storage/storage.js';
-import type { AclPort, LogicalPort, SealPort, TokenView } from './ports.js';
+import type { AclPort, LogicalPort, RouteTarget, SealPort, TokenView } from './ports.js';
 import {
   checkPatchContentType,
   operationFor,
@@ -100,23 +101,37 @@ export class StoreApi {
   }
 
   /**
-   * Token authentication: missing → 403; unknown, expired or revoked → 403 with Vault's `invalid token`. A known
-   * token with a compiled ACL (nearly every request) is answered from memory, with no promise to wait on.
+   * Token authentication: missing → 403; unknown, expired or revoked → 403 with Vault's `invalid token`; used from
+   * outside its bound CIDRs, or its entity disabled → 403. The ACL covers the token's policies and its entity's. A
+   * known token with a compiled ACL (nearly every request) is answered from memory, with no promise to wait on.
    */
   private authenticate(req: ApiRequest, logical: LogicalPort): Authenticated | Promise<Authenticated> {
     const token = requestToken(req.headers);
     if (token === undefined) throw permissionDenied();
     const entry = logical.resolveTokenCached?.(token);
-    const acl = entry === undefined ? undefined : logical.aclCached?.(entry.policies);
-    if (entry !== undefined && acl !== undefined) return { token, entry, acl };
-    return this.resolveCaller(token, logical);
+    if (entry === undefined) return this.resolveCaller(token, logical, req);
+    const policies = this.grantedPolicies(entry, logical, req);
+    const acl = logical.aclCached?.(policies);
+    if (acl !== undefined) return { token, entry, acl };
+    return this.resolveCaller(token, logical, req);
   }
 
   /** The slow path of {@link authenticate}: token entry and ACL from the stores (which may read storage). */
-  private async resolveCaller(token: string, logical: LogicalPort): Promise<Authenticated> {
+  private async resolveCaller(token: string, logical: LogicalPort, req: ApiRequest): Promise<Authenticated> {
     const entry = await logical.resolveToken(token);
     if (entry === undefined) throw new StoreApiError(403, ['permission denied', 'invalid token']);
-    return { token, entry, acl: await logical.acl(entry.policies) };
+    return { token, entry, acl: await logical.acl(this.grantedPolicies(entry, logical, req)) };
+  }
+
+  /** The policies the ACL grants `entry` from this request's address (see {@link authenticate}). */
+  private grantedPolicies(entry: TokenView, logical: LogicalPort, req: ApiRequest): readonly string[] {
+    if (entry.bound_cidrs !== undefined && entry.bound_cidrs.length > 0 && !addressInCidrs(req.remoteAddress, entry.bound_cidrs)) {
+      throw permissionDenied();
+    }
+    if (logical.effectivePolicies === undefined) return entry.policies;
+    const policies = logical.effectivePolicies(entry);
+    if (policies === undefined) throw permissionDenied();
+    return policies;
   }
 
   /** `sys/seal`: needs update + sudo; when already sealed Vault answers 204 without looking at the token. */
@@ -139,6 +154,11 @@ export class StoreApi {
     const data = operation === 'update' || operation === 'patch' ? parseJsonBody(req.body) : queryAsData(query);
     // Vault appends a trailing slash to list paths (ACL rules and backends see `dir/`).
     const fullPath = operation === 'list' && !path.endsWith('/') ? path + '/' : path;
+    const target = fullPath === 'sys/capabilities-self' ? undefined : logical.route(fullPath);
+    if (target?.backend.isUnauthenticated?.(target.rest) === true) {
+      // Login and discovery paths: no token needed, and one that is sent is ignored.
+      return this.handleUnauthenticated(logical, target, { operation, path: target.rest, data, query, remoteAddress: req.remoteAddress });
+    }
     const pending = this.authenticate(req, logical);
     // Only wait when there is something to wait for: a resolved value costs an event-loop microtask otherwise.
     const auth = pending instanceof Promise ? await pending : pending;
@@ -149,7 +169,6 @@ export class StoreApi {
         authorized = true;
         return capabilitiesSelf(auth, operation, data);
       }
-      const target = logical.route(fullPath);
       if (operation === 'update' && target?.backend.exists !== undefined) {
         // Vault's existence check: writing an absent item is `create` for the ACL.
         if ((await target.backend.exists(target.rest)) === false) operation = 'create';
@@ -168,12 +187,23 @@ export class StoreApi {
         policies: auth.entry.policies,
         sudo: auth.acl.hasSudo(fullPath, operation),
         root: auth.entry.policies.includes('root'),
+        entityId: auth.entry.entity_id ?? '',
       };
-      const request: LogicalRequest = { operation, path: target.rest, data, query };
-      return renderLogical(await target.backend.handle(request, caller), target.mountType);
+      const request: LogicalRequest = { operation, path: target.rest, data, query, remoteAddress: req.remoteAddress };
+      const resp = await target.backend.handle(request, caller);
+      if (resp.login !== undefined) throw new StoreApiError(500, 'internal error');
+      return renderLogical(resp, target.mountType);
     } finally {
       if (authorized && auth.entry.num_uses > 0) await this.consumeUse(logical, auth);
     }
+  }
+
+  /** A path its backend serves without a token; a login's plan becomes a token here (never in the backend). */
+  private async handleUnauthenticated(logical: LogicalPort, target: RouteTarget, request: LogicalRequest): Promise<ApiResult> {
+    const resp = await target.backend.handle(request, ANONYMOUS_CALLER);
+    if (resp.login === undefined) return renderLogical(resp, target.mountType);
+    if (logical.completeLogin === undefined) throw noHandler(request.path);
+    return renderLogical(await logical.completeLogin(resp.login, target), target.mountType);
   }
 
   /** The central ACL check: the capability for `operation`, plus `sudo` on root-protected paths. */

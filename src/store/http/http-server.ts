@@ -248,6 +248,8 @@ export class StoreHttpServer {
           'content-type': req.headers['content-type'],
         },
         body,
+        // The raw socket's address (a connection handed to the LIST rewriter is a stream without one).
+        remoteAddress: state?.socket.remoteAddress ?? req.socket.remoteAddress,
       };
       api
         .handle(apiReq)

@@ -5,7 +5,7 @@
  */
 import type { Storage } from '../storage/storage.js';
 import type { LogicalBackend } from '../backend.js';
-import type { Operation } from '../logical.js';
+import type { LoginPlan, LogicalResponse, Operation } from '../logical.js';
 
 /** A JSON object as the seal endpoints take and return it. */
 export type JsonRecord = Record<string, unknown>;
@@ -34,6 +34,10 @@ export interface TokenView {
   policies: readonly string[];
   /** Uses left for a use-limited token; 0 = unlimited (then no use accounting is needed). */
   num_uses: number;
+  /** The entity the token belongs to (absent or `''` for none). */
+  entity_id?: string;
+  /** CIDR blocks the token may be used from (absent or empty for anywhere). */
+  bound_cidrs?: readonly string[];
 }
 
 /** The ACL compiled from a token's policies. */
@@ -50,6 +54,8 @@ export interface RouteTarget {
   rest: string;
   /** `mount_type` of the envelope (`kv`, `token`, `system`, …). */
   mountType: string;
+  /** For an auth method: its accessor (a login binds its alias on it) and its lease settings. */
+  authMount?: { accessor: string; defaultLeaseTtl: number; maxLeaseTtl: number };
 }
 
 /** The logical layer that exists only while unsealed: token auth, ACLs and routing of every authenticated path. */
@@ -73,4 +79,13 @@ export interface LogicalPort {
   route(path: string): RouteTarget | undefined;
   /** A new root token (generate-root). */
   mintRootToken(): Promise<string>;
+  /**
+   * The policies the ACL check grants a token: its own, plus its entity's (re-read on every request, so a change to
+   * the entity takes effect at once). Undefined when the token's entity is disabled (every request is denied). The
+   * same frozen array is returned until something changes, so callers may cache by identity. Absent in fakes: the
+   * token's own policies then.
+   */
+  effectivePolicies?(token: TokenView): readonly string[] | undefined;
+  /** Turns a credential backend's login into a token and the `auth` answer (absent in fakes: logins unsupported). */
+  completeLogin?(plan: LoginPlan, target: RouteTarget): Promise<LogicalResponse>;
 }

@@ -19,6 +19,8 @@ export interface ApiRequest {
   };
   /** The request body (empty when none). */
   body: Buffer;
+  /** The client's IP address from the socket (undefined when not known, e.g. in unit tests). */
+  remoteAddress?: string | undefined;
 }
 
 /** The request target split into the API path (after `/v1/`) and the query (first value of each parameter). */

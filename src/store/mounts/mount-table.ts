@@ -1,9 +1,11 @@
 /**
- * The mount table: which secrets engine serves which path prefix. Persisted at `core/mounts` (secrets engines) and
- * `core/auth` (auth methods: only the token store) in the barrier; each mount's data lives under
- * `logical/<uuid>/`, so unmounting removes exactly that subtree. Built in, as in a non-dev Vault: `sys/` (served by
- * the HTTP layer) and `auth/token/`; `secret/` is not mounted by default. Serves `sys/mounts`, `sys/mounts/<path>`
- * (+ `/tune`), `sys/auth` (read) and `sys/internal/ui/mounts[/<path>]`.
+ * The mount table: which secrets engine serves which path prefix, and which auth method serves which `auth/` path.
+ * Persisted at `core/mounts` (secrets engines) and `core/auth` (auth methods) in the barrier; each engine's data
+ * lives under `logical/<uuid>/` and each auth method's under `auth/<uuid>/`, so unmounting removes exactly that
+ * subtree. Built in, as in a non-dev Vault: `sys/` (served by the HTTP layer) and `auth/token/`; `secret/` is not
+ * mounted by default and no other auth method is enabled. Serves `sys/mounts`, `sys/mounts/<path>` (+ `/tune`),
+ * `sys/auth`, `sys/auth/<path>` (+ `/tune`) and `sys/internal/ui/mounts[/<path>]`. Which auth method types exist
+ * is not decided here: the caller registers a factory per type ({@link CredentialFactories}).
  */
 import { StoreApiError, badRequest, noHandler, unsupportedOperation } from '../api-error.js';
 import type { LogicalBackend } from '../backend.js';
@@ -47,10 +49,20 @@ export interface ResolvedMount {
   backend: LogicalBackend;
 }
 
+/** Builds the backend of an enabled auth method over its own storage (`auth/<uuid>/`), per method type. */
+export type CredentialFactories = Readonly<Record<string, (storage: Storage, entry: Readonly<MountEntry>) => LogicalBackend>>;
+
 /** Options of {@link MountTable}. */
 export interface MountTableOptions {
   /** Clock in epoch milliseconds handed to the KV v2 backends (tests inject one). */
   now?: () => number;
+  /** The auth method types that can be enabled (e.g. `userpass`); none by default. */
+  credentials?: CredentialFactories;
+  /**
+   * Runs after an auth method was removed from the table and before its data is deleted: the core revokes the
+   * tokens it issued and removes its entity aliases, as Vault does on disable.
+   */
+  onAuthDisabled?: (entry: Readonly<MountEntry>) => Promise<void>;
 }
 
 interface StoredTable {
@@ -64,6 +76,9 @@ const PROTECTED = ['audit/', 'auth/', 'sys/', 'cubbyhole/', 'identity/'];
 function accessorFor(type: string): string {
   return `${type}_${randomUUID().slice(0, 8)}`;
 }
+
+/** Auth-method paths no method may take: the token store's own. */
+const TOKEN_AUTH_PATH = 'token/';
 
 function systemMount(): MountEntry {
   return {
@@ -95,11 +110,11 @@ function tokenAuthMount(): MountEntry {
   };
 }
 
-/** How `GET sys/mounts` shows an entry. */
-export function mountInfo(e: MountEntry): JsonObject {
+/** How `GET sys/mounts` (and, with `auth`, `GET sys/auth`) shows an entry. */
+export function mountInfo(e: MountEntry, auth = false): JsonObject {
   return {
     accessor: e.accessor,
-    config: { ...e.config },
+    config: auth ? { ...e.config, token_type: 'default-service' } : { ...e.config },
     description: e.description,
     external_entropy_access: e.external_entropy_access,
     local: e.local,
@@ -132,6 +147,8 @@ function kvVersion(e: MountEntry): string {
 export class MountTable implements LogicalBackend {
   private readonly storage: Storage;
   private readonly now: (() => number) | undefined;
+  private readonly credentials: CredentialFactories;
+  private readonly onAuthDisabled: ((entry: Readonly<MountEntry>) => Promise<void>) | undefined;
   private mounts: MountEntry[] = [];
   private auths: MountEntry[] = [];
   private readonly backends = new Map<string, LogicalBackend>();
@@ -141,6 +158,8 @@ export class MountTable implements LogicalBackend {
   constructor(storage: Storage, options: MountTableOptions = {}) {
     this.storage = storage;
     this.now = options.now;
+    this.credentials = options.credentials ?? {};
+    this.onAuthDisabled = options.onAuthDisabled;
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -205,6 +224,36 @@ export class MountTable implements LogicalBackend {
     const clean = stripLeadingSlashes(path);
     const rest = clean.length >= entry.path.length ? clean.slice(entry.path.length) : '';
     return { entry, rest, backend: this.backendFor(entry) };
+  }
+
+  /**
+   * The auth method serving `path` (e.g. `auth/userpass/login/x`; the token store is routed before this): the
+   * longest matching enabled method, the path relative to it, and its backend over `auth/<uuid>/`.
+   */
+  resolveAuth(path: string): ResolvedMount | undefined {
+    const clean = stripLeadingSlashes(path);
+    if (!clean.startsWith('auth/')) return undefined;
+    const rel = clean.slice('auth/'.length);
+    let best: MountEntry | undefined;
+    for (const e of this.auths) {
+      if (e.path === TOKEN_AUTH_PATH) continue;
+      const matches = rel.startsWith(e.path) || rel + '/' === e.path;
+      if (matches && (best === undefined || e.path.length > best.path.length)) best = e;
+    }
+    if (best === undefined) return undefined;
+    const factory = this.credentials[best.type];
+    if (factory === undefined) return undefined;
+    let backend = this.backends.get(best.uuid);
+    if (backend === undefined) {
+      backend = factory(new PrefixedStorage(this.storage, `auth/${best.uuid}/`), best);
+      this.backends.set(best.uuid, backend);
+    }
+    return { entry: best, rest: rel.length >= best.path.length ? rel.slice(best.path.length) : '', backend };
+  }
+
+  /** The enabled auth method with `accessor` (the token store's included), for entity aliases. */
+  authByAccessor(accessor: string): Readonly<MountEntry> | undefined {
+    return this.auths.find((e) => e.accessor === accessor);
   }
 
   /** Makes every mounted engine drop what it keeps decoded in memory, and forgets the engines (call on seal). */
@@ -294,7 +343,68 @@ export class MountTable implements LogicalBackend {
     });
   }
 
-  /** Serves `mounts[/<path>[/tune]]`, `auth` and `internal/ui/mounts[/<path>]` relative to `sys/`. */
+  /**
+   * Enables an auth method (`POST sys/auth/<path> {"type"}`). Only the types with a registered factory exist; the
+   * accessor (`auth_<type>_<8 hex>`) is stored with the entry, so it stays the same across restarts.
+   */
+  async enableAuth(rawPath: string, body: JsonObject): Promise<MountEntry> {
+    const path = normalizeMountPath(rawPath);
+    if (path === '') throw badRequest('path cannot be empty');
+    if (path.split('/').includes('..')) throw badRequest(`'..' not allowed in mount path`);
+    const type = stringField(body, 'type');
+    if (type === '') throw badRequest('backend type must be specified as a string');
+    if (type === 'token') throw badRequest('token credential backend cannot be instantiated');
+    if (this.credentials[type] === undefined) throw badRequest(`plugin not found in the catalog: ${type}`);
+    const configIn = body['config'];
+    const cfg = typeof configIn === 'object' && configIn !== null && !Array.isArray(configIn) ? (configIn as JsonObject) : {};
+    const entry: MountEntry = {
+      path,
+      type,
+      description: stringField(body, 'description'),
+      accessor: accessorFor(`auth_${type}`),
+      uuid: randomUUID(),
+      options: null,
+      config: {
+        default_lease_ttl: Math.max(0, parseDurationSeconds(cfg['default_lease_ttl'])),
+        max_lease_ttl: Math.max(0, parseDurationSeconds(cfg['max_lease_ttl'])),
+        force_no_cache: boolField(cfg, 'force_no_cache', false),
+      },
+      local: boolField(body, 'local', false),
+      seal_wrap: boolField(body, 'seal_wrap', false),
+      external_entropy_access: false,
+    };
+    return this.exclusive(async () => {
+      for (const e of this.auths) {
+        if (e.path.startsWith(path) || path.startsWith(e.path)) throw badRequest(`path is already in use at ${e.path}`);
+      }
+      const next = [...this.auths, entry];
+      await this.writeTable('core/auth', next);
+      this.auths = next;
+      return { ...entry };
+    });
+  }
+
+  /**
+   * Disables an auth method (`DELETE sys/auth/<path>`): the entry goes first (no new logins), then the core revokes
+   * its tokens and removes its aliases, then its data (users) is deleted. An absent path is not an error.
+   */
+  async disableAuth(rawPath: string): Promise<void> {
+    const path = normalizeMountPath(rawPath);
+    if (path === TOKEN_AUTH_PATH) throw badRequest('token credential backend cannot be disabled');
+    await this.exclusive(async () => {
+      const entry = this.auths.find((e) => e.path === path);
+      if (entry === undefined) return;
+      const next = this.auths.filter((e) => e !== entry);
+      await this.writeTable('core/auth', next);
+      this.auths = next;
+      this.backends.get(entry.uuid)?.forget?.();
+      this.backends.delete(entry.uuid);
+      await this.onAuthDisabled?.(entry);
+      await deleteTree(this.storage, `auth/${entry.uuid}/`);
+    });
+  }
+
+  /** Serves `mounts[/<path>[/tune]]`, `auth[/<path>[/tune]]` and `internal/ui/mounts[/<path>]` relative to `sys/`. */
   readonly handle: LogicalBackend['handle'] = (req) => this.dispatch(req);
 
   /** Dispatches one request (the caller context is not needed: the HTTP layer already authorized it). */
@@ -308,8 +418,9 @@ export class MountTable implements LogicalBackend {
     }
     if (path === 'auth' || path === 'auth/') {
       if (op !== 'read') throw unsupportedOperation();
-      return { data: this.listing(this.auths), topLevelData: true };
+      return { data: this.listing(this.auths, true), topLevelData: true };
     }
+    if (path.startsWith('auth/')) return this.authPath(path.slice('auth/'.length), req);
     if (path.startsWith('mounts/')) {
       let target = path.slice('mounts/'.length);
       if (target.endsWith('/tune')) {
@@ -331,7 +442,7 @@ export class MountTable implements LogicalBackend {
     }
     if (path === 'internal/ui/mounts' || path === 'internal/ui/mounts/') {
       if (op !== 'read') throw unsupportedOperation();
-      return { data: { secret: this.listing(this.mounts), auth: this.listing(this.auths) } };
+      return { data: { secret: this.listing(this.mounts), auth: this.listing(this.auths, true) } };
     }
     if (path.startsWith('internal/ui/mounts/')) {
       if (op !== 'read') throw unsupportedOperation();
@@ -348,10 +459,52 @@ export class MountTable implements LogicalBackend {
     throw noHandler(`sys/${path}`);
   }
 
-  private listing(entries: MountEntry[]): JsonObject {
+  private listing(entries: MountEntry[], auth = false): JsonObject {
     const out: JsonObject = {};
-    for (const e of entries) out[e.path] = mountInfo(e);
+    for (const e of entries) out[e.path] = mountInfo(e, auth);
     return out;
+  }
+
+  /** `sys/auth/<path>` (enable, disable, read) and `sys/auth/<path>/tune`. */
+  private async authPath(target: string, req: LogicalRequest): Promise<LogicalResponse> {
+    const op = req.operation;
+    const write = op === 'create' || op === 'update';
+    if (target.endsWith('/tune')) {
+      const entry = this.exactAuth(target.slice(0, -'/tune'.length));
+      if (op === 'read') return { data: { ...this.tuneInfo(entry), token_type: 'default-service' } };
+      if (write) return this.tuneAuth(entry, req.data);
+      throw unsupportedOperation();
+    }
+    if (write) {
+      await this.enableAuth(target, req.data);
+      return { status: 204 };
+    }
+    if (op === 'delete') {
+      await this.disableAuth(target);
+      return { status: 204 };
+    }
+    if (op === 'read') return { data: mountInfo(this.exactAuth(target), true) };
+    throw unsupportedOperation();
+  }
+
+  private exactAuth(target: string): MountEntry {
+    const path = normalizeMountPath(target);
+    const entry = this.auths.find((e) => e.path === path);
+    if (entry === undefined) throw badRequest(`No auth engine at ${path}`);
+    return entry;
+  }
+
+  private async tuneAuth(entry: MountEntry, body: JsonObject): Promise<LogicalResponse> {
+    return this.exclusive(async () => {
+      const next: MountEntry = { ...entry, config: { ...entry.config } };
+      if (body['description'] !== undefined) next.description = stringField(body, 'description');
+      if (body['default_lease_ttl'] !== undefined) next.config.default_lease_ttl = Math.max(0, parseDurationSeconds(body['default_lease_ttl']));
+      if (body['max_lease_ttl'] !== undefined) next.config.max_lease_ttl = Math.max(0, parseDurationSeconds(body['max_lease_ttl']));
+      const list = this.auths.map((e) => (e === entry ? next : e));
+      await this.writeTable('core/auth', list);
+      this.auths = list;
+      return { status: 204 };
+    });
   }
 
   private exact(target: string): MountEntry {

@@ -28,6 +28,12 @@ export interface TokenEntry {
   type: 'service';
   /** Expiry in epoch milliseconds, 0 when the token never expires. */
   expire_time: number;
+  /** The entity the token is bound to (a login's, or a role's `entity_alias`); absent or `''` for none. */
+  entity_id?: string;
+  /** CIDR blocks the token may be used from; absent or empty for anywhere. */
+  bound_cidrs?: string[];
+  /** The token role it was created with; absent for none. */
+  role?: string;
 }
 
 /** What is stored per token (under `id/<salted hash>`). */
@@ -43,6 +49,8 @@ export interface StoredToken extends TokenEntry {
   lastRenewalMs: number;
   /** False for root tokens made by init/generate-root: Vault registers no lease for them. */
   lease: boolean;
+  /** The issuing auth mount's maximum TTL in seconds (a login's `token_max_ttl`); absent or 0 = the system's. */
+  max_ttl?: number;
 }
 
 /** The public view of a stored token. */
@@ -63,6 +71,9 @@ export function publicEntry(s: StoredToken): TokenEntry {
     path: s.path,
     type: s.type,
     expire_time: s.expire_time,
+    ...(s.entity_id === undefined || s.entity_id === '' ? {} : { entity_id: s.entity_id }),
+    ...(s.bound_cidrs === undefined || s.bound_cidrs.length === 0 ? {} : { bound_cidrs: [...s.bound_cidrs] }),
+    ...(s.role === undefined ? {} : { role: s.role }),
   };
 }
 
@@ -73,7 +84,7 @@ export function lookupData(s: StoredToken, id: string, nowMs: number): Record<st
     creation_time: s.creation_time,
     creation_ttl: s.ttl,
     display_name: s.display_name,
-    entity_id: '',
+    entity_id: s.entity_id ?? '',
     expire_time: null,
     explicit_max_ttl: s.explicit_max_ttl,
     id,
@@ -87,6 +98,8 @@ export function lookupData(s: StoredToken, id: string, nowMs: number): Record<st
     type: s.type,
   };
   if (s.period !== 0) data['period'] = s.period;
+  if (s.role !== undefined) data['role'] = s.role;
+  if (s.bound_cidrs !== undefined && s.bound_cidrs.length > 0) data['bound_cidrs'] = [...s.bound_cidrs];
   if (s.lease) {
     if (s.lastRenewalMs !== 0) {
       data['last_renewal_time'] = Math.floor(s.lastRenewalMs / 1000);
@@ -112,7 +125,7 @@ export function authBlock(s: StoredToken, clientToken: string, leaseDuration: nu
     metadata: s.meta === null ? null : { ...s.meta },
     lease_duration: leaseDuration,
     renewable: s.renewable && s.expire_time !== 0,
-    entity_id: '',
+    entity_id: s.entity_id ?? '',
     token_type: s.type,
     orphan: s.parentKey === '',
     mfa_requirement: null,

@@ -9,13 +9,15 @@
  */
 import { StoreApiError, badRequest, noHandler, permissionDenied, unsupportedOperation } from '../api-error.js';
 import type { CallerContext, LogicalBackend } from '../backend.js';
-import type { LogicalRequest, LogicalResponse } from '../logical.js';
+import type { LoginPlan, LogicalAuth, LogicalRequest, LogicalResponse } from '../logical.js';
+import type { IdentityPort } from '../identity/identity-types.js';
 import { PrefixedStorage, type Storage } from '../storage/storage.js';
 import { constantTimeEqual, hmacSha256, randomBase62, randomBytes, wipe } from '../../crypto.js';
 import { parseDurationSeconds } from './duration.js';
 import { stringField } from './fields.js';
-import { authBlock, lookupData, publicEntry, type StoredToken, type TokenEntry } from './token-entry.js';
+import { authBlock, lookupData, publicEntry, sanitizePolicies, type StoredToken, type TokenEntry } from './token-entry.js';
 import { planChildToken } from './token-create.js';
+import { TokenRoleStore, matchesGlobList, type TokenRole } from './token-roles.js';
 import { calculateTtl } from './ttl.js';
 
 export type { TokenEntry } from './token-entry.js';
@@ -67,10 +69,15 @@ export class TokenStore implements LogicalBackend {
   /** The public view of each cached entry, built once: entries are replaced on save, never changed in place. */
   private readonly views = new WeakMap<StoredToken, TokenEntry>();
   private lock: Promise<unknown> = Promise.resolve();
+  private readonly roles: TokenRoleStore;
+  private identity: IdentityPort | undefined;
+  /** The token auth mount's accessor (aliases of `entity_alias` are made on it). */
+  private tokenMountAccessor = '';
 
   /** `storage` is the barrier (or any Storage); tokens live under `sys/token/` in it. */
   constructor(storage: Storage, options: TokenStoreOptions = {}) {
     this.storage = new PrefixedStorage(storage, 'sys/token/');
+    this.roles = new TokenRoleStore(this.storage);
     this.now = options.now ?? Date.now;
     this.defaultTtl = options.defaultTtl ?? DEFAULT_TOKEN_TTL;
     this.maxTtl = options.maxTtl ?? DEFAULT_TOKEN_TTL;
@@ -133,6 +140,15 @@ export class TokenStore implements LogicalBackend {
     if (hit === undefined) return;
     wipe(hit.id);
     this.keyCache.delete(token);
+  }
+
+  /**
+   * Connects the identity store: `entity_alias` on role-based creates, and `identity_policies` in lookups. Without
+   * it (unit tests of tokens alone) tokens have no entities.
+   */
+  attachIdentity(identity: IdentityPort, tokenMountAccessor: string): void {
+    this.identity = identity;
+    this.tokenMountAccessor = tokenMountAccessor;
   }
 
   /** Drops every cached token mapping and entry, wiping the token bytes (call when the store seals). */
@@ -377,6 +393,15 @@ export class TokenStore implements LogicalBackend {
     const route = (ok: boolean): void => {
       if (!ok) throw unsupportedOperation();
     };
+    if (path === 'roles' || path.startsWith('roles/')) {
+      const rest = path === 'roles' ? '' : path.slice('roles/'.length);
+      return write || req.operation === 'delete' ? this.exclusive(() => this.roles.handle(req, rest)) : this.roles.handle(req, rest);
+    }
+    if (path.startsWith('create/')) {
+      route(write);
+      const roleName = path.slice('create/'.length);
+      return this.exclusive(() => this.create(req, caller, false, roleName));
+    }
     switch (path) {
       case 'create':
       case 'create-orphan':
@@ -458,12 +483,49 @@ export class TokenStore implements LogicalBackend {
     }
   }
 
-  private lookup(entry: StoredToken, id: string): LogicalResponse {
-    return { data: lookupData(entry, id, this.now()) };
+  /** Existence check for create-vs-update: `roles/<name>` exists when the role is stored. */
+  async exists(rawPath: string): Promise<boolean | undefined> {
+    const path = rawPath.replace(/^\/+/, '');
+    if (!path.startsWith('roles/') || path.length === 'roles/'.length) return undefined;
+    return this.roles.exists(path.slice('roles/'.length).replace(/\/+$/, ''));
   }
 
-  private async create(req: LogicalRequest, caller: CallerContext, orphanEndpoint: boolean): Promise<LogicalResponse> {
+  private lookup(entry: StoredToken, id: string): LogicalResponse {
+    const data = lookupData(entry, id, this.now());
+    const entityId = entry.entity_id ?? '';
+    if (entityId !== '' && this.identity !== undefined) {
+      const identityPolicies = this.identity.entityPolicies(entityId);
+      if (identityPolicies.length > 0) data['identity_policies'] = [...identityPolicies];
+    }
+    return { data };
+  }
+
+  /**
+   * Vault's resolveEntityAlias: with `entity_alias` (only allowed with a role, and only a name the role's
+   * `allowed_entity_aliases` lists, compared lower-cased, globs allowed) the alias is looked up on the TOKEN auth
+   * mount and, when missing, created with a new entity. It is not the userpass alias of the same name: a token made
+   * this way belongs to an entity of its own, and gets its policies from the role.
+   */
+  private async entityForAlias(req: LogicalRequest, role: TokenRole | undefined): Promise<string> {
+    const raw = stringField(req.data, 'entity_alias');
+    if (raw === '') return '';
+    if (role === undefined) throw badRequest(`'entity_alias' is only allowed in combination with token role`);
+    const lower = raw.toLowerCase();
+    if (!matchesGlobList(role.allowed_entity_aliases, lower)) throw badRequest(`invalid 'entity_alias' value`);
+    if (this.identity === undefined || this.tokenMountAccessor === '') throw badRequest('auth token mount accessor not found');
+    const entity = await this.identity.createOrFetchEntity({ name: raw, mountAccessor: this.tokenMountAccessor });
+    if (entity.disabled) throw new StoreApiError(403, 'entity from given entity alias is disabled');
+    return entity.id;
+  }
+
+  private async create(req: LogicalRequest, caller: CallerContext, orphanEndpoint: boolean, roleName?: string): Promise<LogicalResponse> {
     const parent = await this.callerEntry(caller, true);
+    let role: TokenRole | undefined;
+    if (roleName !== undefined) {
+      role = await this.roles.get(roleName);
+      if (role === undefined) throw badRequest(`unknown role ${roleName}`);
+    }
+    const explicitEntityId = await this.entityForAlias(req, role);
     const nowMs = this.now();
     const plan = planChildToken(req.data, {
       parent,
@@ -473,6 +535,8 @@ export class TokenStore implements LogicalBackend {
       defaultTtl: this.defaultTtl,
       maxTtl: this.maxTtl,
       maxIdLength: MAX_TOKEN_LENGTH,
+      role,
+      explicitEntityId,
     });
     if (plan.customId !== '' && (await this.load(await this.keyOf(plan.customId))) !== undefined) {
       throw badRequest('cannot create a token with a duplicate ID');
@@ -481,6 +545,88 @@ export class TokenStore implements LogicalBackend {
     const entry: StoredToken = { ...plan.fields, version: 1, key: await this.keyOf(id), accessor: randomBase62(24) };
     await this.insert(entry);
     return { auth: authBlock(entry, id, entry.ttl), warnings: plan.warnings.length > 0 ? plan.warnings : null };
+  }
+
+  /**
+   * Mints the token of a successful login (Vault's RegisterAuth): an orphan service token with the plan's policies
+   * (plus `default` unless left out), TTL bounded by the mount's and the system's maximum, bound to `entityId`.
+   * `identityPolicies` only shape the answer (`policies` = token's ∪ identity's); they are never stored in the token,
+   * so a change to the entity takes effect on the token's next request.
+   */
+  async createLoginToken(plan: LoginPlan, entityId: string, identityPolicies: readonly string[]): Promise<{ auth: LogicalAuth; warnings: string[] }> {
+    return this.exclusive(async () => {
+      let policies = sanitizePolicies(plan.policies, !plan.noDefaultPolicy);
+      if (plan.noDefaultPolicy) policies = policies.filter((p) => p !== 'default');
+      if (policies.includes('root') || identityPolicies.includes('root')) throw badRequest('auth methods cannot create root tokens');
+      const nowMs = this.now();
+      const maxTtl = plan.maxTtl > 0 ? Math.min(plan.maxTtl, this.maxTtl) : this.maxTtl;
+      const r = calculateTtl({
+        increment: 0,
+        backendTtl: plan.ttl,
+        period: plan.period,
+        explicitMax: plan.explicitMaxTtl,
+        startMs: nowMs,
+        nowMs,
+        defaultTtl: Math.min(this.defaultTtl, maxTtl),
+        maxTtl,
+      });
+      if (r.ttl <= 0) throw badRequest('refusing to create a non-root zero TTL token');
+      const id = 'hvs.' + randomBase62(24);
+      const entry: StoredToken = {
+        version: 1,
+        key: await this.keyOf(id),
+        parentKey: '',
+        accessor: randomBase62(24),
+        policies,
+        meta: { ...plan.metadata },
+        display_name: plan.displayName,
+        parent: '',
+        creation_time: Math.floor(nowMs / 1000),
+        ttl: r.ttl,
+        explicit_max_ttl: plan.explicitMaxTtl,
+        period: plan.period,
+        num_uses: plan.numUses,
+        renewable: true,
+        orphan: true,
+        path: plan.path,
+        type: 'service',
+        expire_time: nowMs + r.ttl * 1000,
+        issueMs: nowMs,
+        lastRenewalMs: 0,
+        lease: true,
+        ...(entityId === '' ? {} : { entity_id: entityId }),
+        ...(plan.boundCidrs.length === 0 ? {} : { bound_cidrs: [...plan.boundCidrs] }),
+        ...(plan.maxTtl > 0 ? { max_ttl: plan.maxTtl } : {}),
+      };
+      await this.insert(entry);
+      const auth = authBlock(entry, id, r.ttl);
+      if (entityId !== '') {
+        // The policies the entity had when the login was checked (Vault reports these, not a re-read).
+        const identity = sanitizePolicies(identityPolicies, false);
+        auth.identity_policies = identity;
+        auth.policies = sanitizePolicies([...policies, ...identity], false);
+      }
+      return { auth, warnings: r.warnings };
+    });
+  }
+
+  /**
+   * Revokes every token created under `pathPrefix` (e.g. `auth/userpass/` when that mount is disabled, as Vault's
+   * revoke-prefix on unmount), with their children. Walks every stored token: an edge device holds few.
+   */
+  async revokeByPathPrefix(pathPrefix: string): Promise<number> {
+    return this.exclusive(async () => {
+      let count = 0;
+      for (const k of await this.storage.list('id/')) {
+        if (k.endsWith('/')) continue;
+        const entry = await this.load(k);
+        if (entry !== undefined && entry.path.startsWith(pathPrefix)) {
+          await this.revokeTree(k);
+          count++;
+        }
+      }
+      return count;
+    });
   }
 
   private async renew(key: string, req: LogicalRequest, clientToken: string): Promise<LogicalResponse> {
@@ -498,7 +644,8 @@ export class TokenStore implements LogicalBackend {
       startMs: entry.issueMs,
       nowMs,
       defaultTtl: this.defaultTtl,
-      maxTtl: this.maxTtl,
+      // A login token stays within its mount's maximum (the user's token_max_ttl).
+      maxTtl: entry.max_ttl !== undefined && entry.max_ttl > 0 ? Math.min(entry.max_ttl, this.maxTtl) : this.maxTtl,
     });
     if (r.error !== undefined) throw badRequest(r.error);
     const renewed: StoredToken = { ...entry, expire_time: nowMs + r.ttl * 1000, lastRenewalMs: nowMs };
@@ -507,7 +654,15 @@ export class TokenStore implements LogicalBackend {
       throw badRequest('past the max TTL, cannot renew');
     }
     await this.save(renewed);
-    return { auth: authBlock(renewed, clientToken, r.ttl), warnings: r.warnings.length > 0 ? r.warnings : null };
+    return { auth: this.withIdentity(authBlock(renewed, clientToken, r.ttl), renewed), warnings: r.warnings.length > 0 ? r.warnings : null };
+  }
+
+  /** Adds the entity's policies to an `auth` block as Vault shows them (`identity_policies`, and in `policies`). */
+  private withIdentity(auth: LogicalAuth, entry: StoredToken): LogicalAuth {
+    const entityId = entry.entity_id ?? '';
+    if (entityId === '' || this.identity === undefined) return auth;
+    const identity = sanitizePolicies(this.identity.entityPolicies(entityId), false);
+    return { ...auth, identity_policies: identity, policies: sanitizePolicies([...auth.token_policies, ...identity], false) };
   }
 }
 
