@@ -21,3 +21,9 @@ export async function rejects(p: Promise<unknown>, status: number, errors: strin
     return true;
   });
 }
+
+/** Asserts `v` is a JSON object (not null, not an array) and returns it typed. */
+export function obj(v: unknown): JsonObject {
+  assert.ok(typeof v === 'object' && v !== null && !Array.isArray(v), 'expected a JSON object');
+  return v as JsonObject;
+}

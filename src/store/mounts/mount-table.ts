@@ -470,9 +470,9 @@ export class MountTable implements LogicalBackend {
     const op = req.operation;
     const write = op === 'create' || op === 'update';
     if (target.endsWith('/tune')) {
-      const entry = this.exactAuth(target.slice(0, -'/tune'.length));
-      if (op === 'read') return { data: { ...this.tuneInfo(entry), token_type: 'default-service' } };
-      if (write) return this.tuneAuth(entry, req.data);
+      const path = target.slice(0, -'/tune'.length);
+      if (op === 'read') return { data: { ...this.tuneInfo(this.exactAuth(path)), token_type: 'default-service' } };
+      if (write) return this.tuneAuth(path, req.data);
       throw unsupportedOperation();
     }
     if (write) {
@@ -494,13 +494,10 @@ export class MountTable implements LogicalBackend {
     return entry;
   }
 
-  private async tuneAuth(entry: MountEntry, body: JsonObject): Promise<LogicalResponse> {
+  private async tuneAuth(target: string, body: JsonObject): Promise<LogicalResponse> {
     return this.exclusive(async () => {
-      const next: MountEntry = { ...entry, config: { ...entry.config } };
-      if (body['description'] !== undefined) next.description = stringField(body, 'description');
-      if (body['default_lease_ttl'] !== undefined) next.config.default_lease_ttl = Math.max(0, parseDurationSeconds(body['default_lease_ttl']));
-      if (body['max_lease_ttl'] !== undefined) next.config.max_lease_ttl = Math.max(0, parseDurationSeconds(body['max_lease_ttl']));
-      const list = this.auths.map((e) => (e === entry ? next : e));
+      const entry = this.exactAuth(target);
+      const list = this.auths.map((e) => (e === entry ? tunedEntry(entry, body) : e));
       await this.writeTable('core/auth', list);
       this.auths = list;
       return { status: 204 };
@@ -527,10 +524,6 @@ export class MountTable implements LogicalBackend {
   private async tune(target: string, body: JsonObject): Promise<LogicalResponse> {
     return this.exclusive(async () => {
       const entry = this.exact(target);
-      const next: MountEntry = { ...entry, config: { ...entry.config } };
-      if (body['description'] !== undefined) next.description = stringField(body, 'description');
-      if (body['default_lease_ttl'] !== undefined) next.config.default_lease_ttl = Math.max(0, parseDurationSeconds(body['default_lease_ttl']));
-      if (body['max_lease_ttl'] !== undefined) next.config.max_lease_ttl = Math.max(0, parseDurationSeconds(body['max_lease_ttl']));
       const opts = body['options'];
       if (typeof opts === 'object' && opts !== null && !Array.isArray(opts)) {
         const version = (opts as JsonObject)['version'];
@@ -538,12 +531,21 @@ export class MountTable implements LogicalBackend {
           throw badRequest('changing the KV version of a mount is not supported by this store');
         }
       }
-      const list = this.mounts.map((e) => (e === entry ? next : e));
+      const list = this.mounts.map((e) => (e === entry ? tunedEntry(entry, body) : e));
       await this.writeTable('core/mounts', list);
       this.mounts = list;
       return { status: 204 };
     });
   }
+}
+
+/** A copy of `entry` with the tunable settings present in `body` (description, lease TTLs) applied. */
+function tunedEntry(entry: MountEntry, body: JsonObject): MountEntry {
+  const next: MountEntry = { ...entry, config: { ...entry.config } };
+  if (body['description'] !== undefined) next.description = stringField(body, 'description');
+  if (body['default_lease_ttl'] !== undefined) next.config.default_lease_ttl = Math.max(0, parseDurationSeconds(body['default_lease_ttl']));
+  if (body['max_lease_ttl'] !== undefined) next.config.max_lease_ttl = Math.max(0, parseDurationSeconds(body['max_lease_ttl']));
+  return next;
 }
 
 /** Deletes every key under `prefix` (which ends with `/`), depth first. */

@@ -16,7 +16,8 @@ import { constantTimeEqual, hmacSha256, randomBase62, randomBytes, wipe } from '
 import { parseDurationSeconds } from './duration.js';
 import { stringField } from './fields.js';
 import { authBlock, lookupData, publicEntry, sanitizePolicies, type StoredToken, type TokenEntry } from './token-entry.js';
-import { planChildToken } from './token-create.js';
+import { planChildToken, type CreatePlan } from './token-create.js';
+import { planLoginToken } from './login-token.js';
 import { TokenRoleStore, matchesGlobList, type TokenRole } from './token-roles.js';
 import { calculateTtl } from './ttl.js';
 
@@ -541,9 +542,7 @@ export class TokenStore implements LogicalBackend {
     if (plan.customId !== '' && (await this.load(await this.keyOf(plan.customId))) !== undefined) {
       throw badRequest('cannot create a token with a duplicate ID');
     }
-    const id = plan.customId !== '' ? plan.customId : 'hvs.' + randomBase62(24);
-    const entry: StoredToken = { ...plan.fields, version: 1, key: await this.keyOf(id), accessor: randomBase62(24) };
-    await this.insert(entry);
+    const { id, entry } = await this.mint(plan);
     return { auth: authBlock(entry, id, entry.ttl), warnings: plan.warnings.length > 0 ? plan.warnings : null };
   }
 
@@ -555,59 +554,25 @@ export class TokenStore implements LogicalBackend {
    */
   async createLoginToken(plan: LoginPlan, entityId: string, identityPolicies: readonly string[]): Promise<{ auth: LogicalAuth; warnings: string[] }> {
     return this.exclusive(async () => {
-      let policies = sanitizePolicies(plan.policies, !plan.noDefaultPolicy);
-      if (plan.noDefaultPolicy) policies = policies.filter((p) => p !== 'default');
-      if (policies.includes('root') || identityPolicies.includes('root')) throw badRequest('auth methods cannot create root tokens');
-      const nowMs = this.now();
-      const maxTtl = plan.maxTtl > 0 ? Math.min(plan.maxTtl, this.maxTtl) : this.maxTtl;
-      const r = calculateTtl({
-        increment: 0,
-        backendTtl: plan.ttl,
-        period: plan.period,
-        explicitMax: plan.explicitMaxTtl,
-        startMs: nowMs,
-        nowMs,
-        defaultTtl: Math.min(this.defaultTtl, maxTtl),
-        maxTtl,
-      });
-      if (r.ttl <= 0) throw badRequest('refusing to create a non-root zero TTL token');
-      const id = 'hvs.' + randomBase62(24);
-      const entry: StoredToken = {
-        version: 1,
-        key: await this.keyOf(id),
-        parentKey: '',
-        accessor: randomBase62(24),
-        policies,
-        meta: { ...plan.metadata },
-        display_name: plan.displayName,
-        parent: '',
-        creation_time: Math.floor(nowMs / 1000),
-        ttl: r.ttl,
-        explicit_max_ttl: plan.explicitMaxTtl,
-        period: plan.period,
-        num_uses: plan.numUses,
-        renewable: true,
-        orphan: true,
-        path: plan.path,
-        type: 'service',
-        expire_time: nowMs + r.ttl * 1000,
-        issueMs: nowMs,
-        lastRenewalMs: 0,
-        lease: true,
-        ...(entityId === '' ? {} : { entity_id: entityId }),
-        ...(plan.boundCidrs.length === 0 ? {} : { bound_cidrs: [...plan.boundCidrs] }),
-        ...(plan.maxTtl > 0 ? { max_ttl: plan.maxTtl } : {}),
-      };
-      await this.insert(entry);
-      const auth = authBlock(entry, id, r.ttl);
+      const planned = planLoginToken(plan, entityId, identityPolicies, { nowMs: this.now(), defaultTtl: this.defaultTtl, maxTtl: this.maxTtl });
+      const { id, entry } = await this.mint(planned);
+      const auth = authBlock(entry, id, entry.ttl);
       if (entityId !== '') {
         // The policies the entity had when the login was checked (Vault reports these, not a re-read).
         const identity = sanitizePolicies(identityPolicies, false);
         auth.identity_policies = identity;
-        auth.policies = sanitizePolicies([...policies, ...identity], false);
+        auth.policies = sanitizePolicies([...entry.policies, ...identity], false);
       }
-      return { auth, warnings: r.warnings };
+      return { auth, warnings: planned.warnings };
     });
+  }
+
+  /** Stores a planned token under a new (or the plan's custom) id; call inside the lock. */
+  private async mint(plan: CreatePlan): Promise<{ id: string; entry: StoredToken }> {
+    const id = plan.customId !== '' ? plan.customId : 'hvs.' + randomBase62(24);
+    const entry: StoredToken = { ...plan.fields, version: 1, key: await this.keyOf(id), accessor: randomBase62(24) };
+    await this.insert(entry);
+    return { id, entry };
   }
 
   /**

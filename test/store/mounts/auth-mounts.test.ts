@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ROOT_CALLER, rejects, req } from '../../helpers/logical.js';
+import { ROOT_CALLER, obj, rejects, req } from '../../helpers/logical.js';
 import type { LogicalBackend } from '../../../src/store/backend.js';
-import type { JsonObject } from '../../../src/store/logical.js';
 import { MountTable, type MountEntry } from '../../../src/store/mounts/mount-table.js';
 import { MemoryStorage, type Storage } from '../../../src/store/storage/storage.js';
 
@@ -30,10 +29,6 @@ async function setup(storage = new MemoryStorage()): Promise<{ mt: MountTable; s
   return { mt, storage, made, disabled };
 }
 
-function obj(v: unknown): JsonObject {
-  assert.ok(typeof v === 'object' && v !== null && !Array.isArray(v));
-  return v as JsonObject;
-}
 
 test('sys/auth lists token/ only at first; enabling userpass is 204 and lists it with an auth_userpass_ accessor', async () => {
   const { mt } = await setup();

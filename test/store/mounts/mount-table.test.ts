@@ -1,8 +1,7 @@
 import { test } from 'node:test';
-import { ROOT_CALLER, rejects, req } from '../../helpers/logical.js';
+import { ROOT_CALLER, obj, rejects, req } from '../../helpers/logical.js';
 import assert from 'node:assert/strict';
 import type { CallerContext } from '../../../src/store/backend.js';
-import type { JsonObject } from '../../../src/store/logical.js';
 import { MountTable } from '../../../src/store/mounts/mount-table.js';
 import { MemoryStorage } from '../../../src/store/storage/storage.js';
 
@@ -17,10 +16,6 @@ async function setup(): Promise<{ mt: MountTable; storage: MemoryStorage }> {
   return { mt, storage };
 }
 
-function obj(v: unknown): JsonObject {
-  assert.ok(typeof v === 'object' && v !== null && !Array.isArray(v));
-  return v as JsonObject;
-}
 
 test('built-in mounts: sys/ and auth token/, no secret/', async () => {
   const { mt } = await setup();
