@@ -7,54 +7,20 @@
  * Under CI (`CI=true`, where `.ci/run` installs python3-hvac) a missing interpreter or hvac fails the test;
  * elsewhere the test is skipped with a loud reason.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { startServe } from '../helpers/serve.js';
-import { runProgram } from '../helpers/run-hook.js';
-import { sourceFile } from '../helpers/paths.js';
-
-const PYTHON = '/usr/bin/python3';
-
-/** The source tree's test/store/hvac_client.py (found from the compiled test, any outDir depth). */
-function clientScript(): string {
-  return sourceFile('test/store/hvac_client.py');
-}
-
-/** True when /usr/bin/python3 can import hvac; otherwise fails under CI, else skips loudly and returns false. */
-function requireHvac(t: TestContext): boolean {
-  const probe = existsSync(PYTHON) ? spawnSync(PYTHON, ['-c', 'import hvac'], { encoding: 'utf8', timeout: 20_000 }) : undefined;
-  if (probe?.status === 0) return true;
-  const reason =
-    probe === undefined
-      ? `${PYTHON} is missing — install the Debian package python3-hvac (it pulls in python3)`
-      : `${PYTHON} cannot import hvac (${probe.stderr.trim().split('\n').pop() ?? 'no output'}) — install the Debian package python3-hvac`;
-  if (process.env.CI === 'true') throw new Error(`required under CI: ${reason}`);
-  process.stderr.write(`\n*** SKIPPED ${t.name}: ${reason} ***\n`);
-  t.skip(reason);
-  return false;
-}
-
-/** Runs the hvac script against `url` (through the shared program runner) and parses its one-line JSON summary. */
-async function runClient(url: string): Promise<{ summary: Record<string, unknown>; stderr: string }> {
-  // PYTHONNOUSERSITE and a clean PYTHONPATH: the Debian hvac must be the one imported, not a user-site copy.
-  const env = { ...process.env, PYTHONNOUSERSITE: '1', PYTHONPATH: '', PYTHONDONTWRITEBYTECODE: '1' };
-  const r = await runProgram(PYTHON, [clientScript(), url], env);
-  assert.equal(r.code, 0, `hvac_client.py exited ${String(r.code)}: ${r.stderr}`);
-  return { summary: JSON.parse(r.stdout) as Record<string, unknown>, stderr: r.stderr };
-}
+import { assertStepsOk, requireHvac, runHvacScript } from '../helpers/hvac.js';
 
 test('hvac (Debian python3-hvac) against serve: init, unseal, KV v2 with LIST, KV v1, policies, tokens, seal', async (t) => {
   if (!requireHvac(t)) return;
   const serve = await startServe();
   try {
-    const { summary } = await runClient(serve.url);
+    const { summary } = await runHvacScript('test/store/hvac_client.py', serve.url);
     assert.match(String(summary.hvac_version), /^\d+\.\d+/, 'hvac reports its version');
-    const steps = summary.steps as Record<string, Record<string, unknown>>;
+    const steps = summary.steps;
     // A failed step carries hvac's exception and message: show them all at once when anything broke.
-    const failed = Object.entries(steps).filter(([, s]) => s.ok !== true);
-    assert.deepEqual(failed, [], `steps failed: ${JSON.stringify(failed)}`);
+    assertStepsOk(summary);
     assert.deepEqual(Object.keys(steps).sort(), ['bad_unseal', 'init', 'kv1', 'kv2', 'policies', 'seal', 'tokens', 'unseal']);
 
     assert.deepEqual(steps.init, {

@@ -557,9 +557,10 @@ export class TokenStore implements LogicalBackend {
       const planned = planLoginToken(plan, entityId, identityPolicies, { nowMs: this.now(), defaultTtl: this.defaultTtl, maxTtl: this.maxTtl });
       const { id, entry } = await this.mint(planned);
       const auth = authBlock(entry, id, entry.ttl);
-      if (entityId !== '') {
-        // The policies the entity had when the login was checked (Vault reports these, not a re-read).
-        const identity = sanitizePolicies(identityPolicies, false);
+      const identity = sanitizePolicies(identityPolicies, false);
+      if (entityId !== '' && identity.length > 0) {
+        // The policies the entity had when the login was checked (Vault reports these, not a re-read); an empty
+        // list is left out, as Vault's `omitempty` does.
         auth.identity_policies = identity;
         auth.policies = sanitizePolicies([...entry.policies, ...identity], false);
       }
@@ -627,6 +628,7 @@ export class TokenStore implements LogicalBackend {
     const entityId = entry.entity_id ?? '';
     if (entityId === '' || this.identity === undefined) return auth;
     const identity = sanitizePolicies(this.identity.entityPolicies(entityId), false);
+    if (identity.length === 0) return auth;
     return { ...auth, identity_policies: identity, policies: sanitizePolicies([...auth.token_policies, ...identity], false) };
   }
 }

