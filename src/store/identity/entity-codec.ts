@@ -32,8 +32,10 @@ export function goQuote(s: string): string {
 }
 
 /**
- * Entity policies as Vault stores them (`strutil.RemoveDuplicates(…, lowercase)`): trimmed, lower-cased, empties
- * dropped, de-duplicated, sorted. `default` is not added: an entity's policies are added to its tokens' own.
+ * Entity policies: trimmed, empties dropped, de-duplicated, sorted (Vault's `strutil.RemoveDuplicates(…, false)`),
+ * and — unlike Vault, which keeps the case as sent — lower-cased: policy names are lower-cased by the policy store
+ * (in Vault too), so a name is only ever resolved lower-cased and showing it so hides nothing. `default` is not
+ * added: an entity's policies are added to its tokens' own.
  */
 export function sanitizeEntityPolicies(policies: readonly string[]): string[] {
   const set = new Set<string>();
