@@ -88,22 +88,35 @@ export interface IssuedToken {
   previousRevoked: boolean;
 }
 
+/** What differs between the token-issuing token of the plain boot flow and EdgeX's admin token. */
+export interface AdminTokenFlavor {
+  /** The `privileged-token-creator` policy text (HCL). */
+  policy: string;
+  /** The token-create body. */
+  request: Record<string, unknown>;
+  /** `create-orphan` (true) or `create` with `no_parent` in the body (false, as EdgeX does). */
+  orphanEndpoint: boolean;
+}
+
+/** The plain boot flow's token-issuing token: kept valid after the run for a token provider to use. */
+export const DEFAULT_ADMIN_TOKEN: AdminTokenFlavor = {
+  policy: TOKEN_CREATOR_POLICY,
+  request: { policies: [TOKEN_CREATOR_POLICY_NAME], period: '1h', renewable: true, display_name: 'token-provider-admin', meta: { creator: 'secretstore-setup' } },
+  orphanEndpoint: true,
+};
+
 /** Writes the policy, creates the token, writes the file, revokes the previous token. */
-export async function issueAdminToken(client: VaultClient, rootToken: string, path: string, log: Logger): Promise<IssuedToken> {
-  await client.putPolicy(rootToken, TOKEN_CREATOR_POLICY_NAME, TOKEN_CREATOR_POLICY);
+export async function issueAdminToken(
+  client: VaultClient,
+  rootToken: string,
+  path: string,
+  log: Logger,
+  flavor: AdminTokenFlavor = DEFAULT_ADMIN_TOKEN,
+): Promise<IssuedToken & { token: string }> {
+  await client.putPolicy(rootToken, TOKEN_CREATOR_POLICY_NAME, flavor.policy);
   log.info('policy written', { policy: TOKEN_CREATOR_POLICY_NAME });
   const previous = await previousAccessor(path, log);
-  const { auth, response } = await client.createToken(
-    rootToken,
-    {
-      policies: [TOKEN_CREATOR_POLICY_NAME],
-      period: '1h',
-      renewable: true,
-      display_name: 'token-provider-admin',
-      meta: { creator: 'secretstore-setup' },
-    },
-    true,
-  );
+  const { auth, response } = await client.createToken(rootToken, flavor.request, flavor.orphanEndpoint);
   const dir = dirname(path);
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -114,6 +127,10 @@ export async function issueAdminToken(client: VaultClient, rootToken: string, pa
   const data = Buffer.from(JSON.stringify(response) + '\n', 'utf8');
   try {
     await writeFileAtomic(path, data, 0o600);
+  } catch (err) {
+    // EdgeX revokes the token when its file cannot be written: a token nobody can find must not stay valid.
+    await client.revokeAccessor(rootToken, auth.accessor).catch(() => undefined);
+    throw err;
   } finally {
     data.fill(0);
   }
@@ -124,5 +141,5 @@ export async function issueAdminToken(client: VaultClient, rootToken: string, pa
     previousRevoked = true;
     log.info('previous token-issuing token revoked', { accessor: previous });
   }
-  return { path, accessor: auth.accessor, previousRevoked };
+  return { path, accessor: auth.accessor, previousRevoked, token: auth.clientToken };
 }
