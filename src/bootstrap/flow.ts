@@ -28,8 +28,8 @@ import { delay } from '../vault/transport.js';
 import { unsealNode } from './unseal.js';
 import { encryptedNoHook, loadSecrets, saveNewSecrets, saveSecrets, wipeSecrets, type KeyFileAccess } from './key-store.js';
 import { generateRootToken, revokeOtherRootTokens } from './root-token.js';
-import { ensureKvMount, type KvMountOutcome } from './kv-mount.js';
-import { issueAdminToken } from './token-issuer.js';
+import { ensureKvMount, type KvMountOutcome } from '../edgex/kv-mount.js';
+import { issueAdminToken } from '../edgex/token-issuer.js';
 import { readInitMarker, removeInitMarker, writeInitMarker, type InitMarker } from './init-marker.js';
 
 /** Inputs of {@link runBootstrap}. */

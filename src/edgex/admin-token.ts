@@ -4,8 +4,8 @@
  * create or token-role rules), and an orphan periodic token created with EdgeX's exact body. It lives for one run:
  * the setup revokes it at the end (EdgeX's `oneshot` provider), so the file it was written to holds a dead token.
  */
-import type { AdminTokenFlavor } from '../bootstrap/token-issuer.js';
-import { TOKEN_CREATOR_POLICY_NAME } from '../bootstrap/token-issuer.js';
+import type { AdminTokenFlavor } from './token-issuer.js';
+import { TOKEN_CREATOR_POLICY_NAME } from './token-issuer.js';
 
 const RULES_COMMON = `
 path "identity/entity/name" {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { isSecretStoreError } from '../../../src/errors.js';
 import { Logger } from '../../../src/log.js';
 import { VaultClient } from '../../../src/vault/client.js';
-import { issueAdminToken } from '../../../src/bootstrap/token-issuer.js';
+import { issueAdminToken } from '../../../src/edgex/token-issuer.js';
 import { edgexAdminToken } from '../../../src/edgex/admin-token.js';
 import { TOKEN_PROVIDER_DEFAULTS } from '../../../src/edgex/token-provider/provider-settings.js';
 import { resolveServices, runTokenProvider } from '../../../src/edgex/token-provider/run-token-provider.js';
