@@ -3,13 +3,36 @@
  * by an environment variable `SECRETSTORE_<KEY>` (the key in upper case, as EdgeX's env overrides do), EdgeX's
  * defaults for anything unset, and command-line flags last (`--addr` replaces Protocol/Host/Port).
  *
- * Which file: `--config FILE` when given (must exist); else `configuration.yaml` in the working directory when it
- * exists; else the built-in defaults below (identical to the repository's configuration.yaml). The program's own
- * folder is not searched, so an installed copy never picks up a stray file.
+ * The whole document is read once: the `SecretStore` keys below drive the boot flow, and EdgeX's other settings
+ * (`SecretStore.Type`/`TokenProvider*`/`PasswordProvider*`/`CertPath`/`CertFilePath`/`KeyFilePath`/`ServerName`, 3.1's
+ * `ConsulSecretsAdminTokenPath`, and the `Database`, `Databases`, `SecureMessageBus`, `Service` sections) become
+ * `config.edgex` (see src/edgex/edgex-settings.ts for their defaults, env names and rules). A configuration that
+ * names a `TokenProvider` (as EdgeX's own file does) is an EdgeX configuration: `edgex.enabled` is true and EdgeX's
+ * duties run after unseal.
+ *
+ * Key file format default: `--keyfile-format`, else `SECRETSTORE_KEYFILEFORMAT`, else the file's `KeyFileFormat`;
+ * when none of them sets it, `edgex` for an EdgeX configuration (`edgex.enabled`, so a device can be switched back to
+ * EdgeX's own setup without converting the key file) and `v2` otherwise.
+ *
+ * Which file ({@link resolveConfigPath}):
+ * 1. `--config FILE` (ours) when given: that file, which must exist;
+ * 2. else EdgeX's location rules (go-mod-bootstrap `config.GetConfigFileLocation`, `environment.GetConfigDir`/
+ *    `GetProfileDir`/`GetConfigFileName`): `<configDir>/<profile>/<configFile>`, where each part is the environment
+ *    variable `EDGEX_CONFIG_DIR` / `EDGEX_PROFILE` / `EDGEX_CONFIG_FILE` when set and not empty, else the flag
+ *    `-cd/--configDir` / `-p/--profile` / `-cf/--configFile`, else `./res` / none / `configuration.yaml` (the
+ *    environment wins over the flag, as in EdgeX). When any of the six was given, that file must exist;
+ * 3. else `configuration.yaml` in the working directory when it exists (this program's historical default);
+ * 4. else EdgeX's default location `res/configuration.yaml` in the working directory when it exists;
+ * 5. else the built-in defaults below (identical to the repository's configuration.yaml).
+ * Relative paths resolve against the working directory. The program's own folder is not searched, so an installed
+ * copy never picks up a stray file. A candidate of 3 or 4 that exists but cannot be read is an error, not skipped.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { SecretStoreError, describeCause } from './errors.js';
+import { edgexSettingsFrom, type EdgexSettings } from './edgex/edgex-settings.js';
+
+export type { EdgexSettings } from './edgex/edgex-settings.js';
 
 /** Key file formats the flow can write (plaintext is written only when no hook is configured, as EdgeX does). */
 export type WriteFormat = 'v2' | 'edgex';
@@ -40,6 +63,12 @@ export interface SecretStoreConfig {
   waitTimeoutSeconds: number;
   /** Per-request timeout in seconds. */
   requestTimeoutSeconds: number;
+  /**
+   * EdgeX's other settings (token provider, known secrets, eKuiper, longRun service); `enabled` when the
+   * configuration names a TokenProvider. File-system paths (`certFilePath`, `keyFilePath`, the eKuiper files) are
+   * resolved against the working directory; `tokenProvider` is left as written (a command looked up on PATH).
+   */
+  edgex: EdgexSettings;
 }
 
 /** Where the settings came from (for the log line at start). */
@@ -51,7 +80,14 @@ export interface LoadedConfig {
 
 /** Command-line values that override file and environment. */
 export interface ConfigOverrides {
+  /** `--config FILE` (wins over the EdgeX location flags and environment). */
   configPath?: string;
+  /** EdgeX's `-cd/--configDir` (default `./res`; `EDGEX_CONFIG_DIR` wins over it). */
+  configDir?: string;
+  /** EdgeX's `-cf/--configFile` (default `configuration.yaml`; `EDGEX_CONFIG_FILE` wins over it). */
+  configFile?: string;
+  /** EdgeX's `-p/--profile`: a sub-folder of the config dir (`EDGEX_PROFILE` wins over it). */
+  profile?: string;
   addrs?: string[];
   intervalSeconds?: number;
   waitTimeoutSeconds?: number;
@@ -82,7 +118,8 @@ const ALIASES: Partial<Record<Key, string>> = { SecretShares: 'VaultSecretShares
 
 type Raw = Partial<Record<Key, unknown>>;
 
-async function readYamlSection(path: string): Promise<Raw> {
+/** The whole YAML document of `path` (`{}` for an empty file). */
+async function readYamlDocument(path: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -99,7 +136,12 @@ async function readYamlSection(path: string): Promise<Raw> {
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new SecretStoreError('CONFIG', `configuration file ${path} must be a YAML mapping`);
-  const section = (doc as Record<string, unknown>).SecretStore;
+  return doc as Record<string, unknown>;
+}
+
+/** The boot flow's keys of the document's `SecretStore` section. */
+function secretStoreSection(doc: Record<string, unknown>, path: string): Raw {
+  const section = doc.SecretStore;
   if (section === undefined || section === null) return {};
   if (typeof section !== 'object' || Array.isArray(section)) {
     throw new SecretStoreError('CONFIG', `configuration file ${path}: SecretStore must be a mapping`);
@@ -144,9 +186,27 @@ function toStr(key: string, value: unknown): string {
   throw new SecretStoreError('CONFIG', `SecretStore.${key} must be a string`);
 }
 
-/** Validates and normalizes merged raw settings. */
-export function resolveConfig(raw: Raw, overrides: ConfigOverrides, env: NodeJS.ProcessEnv, cwd: string): SecretStoreConfig {
+/** The whole configuration document and what to call it in error messages. */
+export interface ConfigDocument {
+  /** The parsed YAML document (`{}`: none). */
+  doc: Record<string, unknown>;
+  /** E.g. `configuration file /etc/secretstore/configuration.yaml`. */
+  source: string;
+}
+
+/**
+ * Validates and normalizes merged raw `SecretStore` settings; `document` (default: none) supplies EdgeX's other
+ * settings, which `env` overrides (see src/edgex/edgex-settings.ts).
+ */
+export function resolveConfig(
+  raw: Raw,
+  overrides: ConfigOverrides,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  document: ConfigDocument = { doc: {}, source: 'built-in defaults' },
+): SecretStoreConfig {
   const v = (k: Key): unknown => raw[k] ?? DEFAULTS[k];
+  const edgex = edgexSettingsFrom(document.doc, env, document.source);
   const protocol = toStr('Protocol', v('Protocol')).toLowerCase();
   if (protocol !== 'http' && protocol !== 'https') throw new SecretStoreError('CONFIG', 'SecretStore.Protocol must be http or https');
   const host = toStr('Host', v('Host'));
@@ -158,7 +218,11 @@ export function resolveConfig(raw: Raw, overrides: ConfigOverrides, env: NodeJS.
   if (shares > 1 && threshold < 2) {
     throw new SecretStoreError('CONFIG', 'SecretStore.SecretThreshold must be at least 2 when SecretShares is more than 1');
   }
-  const format = overrides.keyFileFormat ?? toStr('KeyFileFormat', v('KeyFileFormat'));
+  // Unset everywhere: `edgex` for an EdgeX configuration (so EdgeX's own setup can read the file again), else v2.
+  const fileFormat = raw.KeyFileFormat;
+  const format =
+    overrides.keyFileFormat ??
+    (fileFormat !== undefined && fileFormat !== null ? toStr('KeyFileFormat', fileFormat) : edgex.enabled ? 'edgex' : DEFAULTS.KeyFileFormat);
   if (format !== 'v2' && format !== 'edgex') throw new SecretStoreError('CONFIG', 'SecretStore.KeyFileFormat must be v2 or edgex');
   const kv = toInt('KvVersion', v('KvVersion'), 1, 2) as 1 | 2;
   const abs = (p: string): string => (p === '' || isAbsolute(p) ? p : resolve(cwd, p));
@@ -202,24 +266,101 @@ export function resolveConfig(raw: Raw, overrides: ConfigOverrides, env: NodeJS.
     intervalSeconds: overrides.intervalSeconds ?? 1,
     waitTimeoutSeconds: overrides.waitTimeoutSeconds ?? toInt('WaitTimeout', v('WaitTimeout'), 0, 86_400),
     requestTimeoutSeconds: toInt('RequestTimeout', v('RequestTimeout'), 1, 600),
+    edgex: {
+      ...edgex,
+      certFilePath: abs(edgex.certFilePath),
+      keyFilePath: abs(edgex.keyFilePath),
+      secureMessageBus: {
+        ...edgex.secureMessageBus,
+        kuiperConfigPath: abs(edgex.secureMessageBus.kuiperConfigPath),
+        kuiperConnectionsPath: abs(edgex.secureMessageBus.kuiperConnectionsPath),
+      },
+    },
   };
 }
 
-/** Loads the configuration: file (see the module comment for which), then `SECRETSTORE_*` env, then flags. */
-export async function loadConfig(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, cwd: string): Promise<LoadedConfig> {
-  let path: string | undefined;
-  if (overrides.configPath !== undefined) {
-    path = isAbsolute(overrides.configPath) ? overrides.configPath : resolve(cwd, overrides.configPath);
-  } else {
-    const candidate = join(cwd, 'configuration.yaml');
-    try {
-      await readFile(candidate);
-      path = candidate;
-    } catch {
-      path = undefined;
-    }
+/** Where the configuration may come from (the CLI's flags). Empty strings count as not given, as in EdgeX. */
+export interface ConfigLocation {
+  /** `--config FILE` (ours). */
+  config?: string | undefined;
+  /** EdgeX's `-cd/--configDir`. */
+  configDir?: string | undefined;
+  /** EdgeX's `-cf/--configFile`. */
+  configFile?: string | undefined;
+  /** EdgeX's `-p/--profile`. */
+  profile?: string | undefined;
+}
+
+/** EdgeX's default config dir and file name (go-mod-bootstrap `defaultConfigDirValue`, `flags.DefaultConfigFile`). */
+export const EDGEX_DEFAULT_CONFIG_DIR = './res';
+export const EDGEX_DEFAULT_CONFIG_FILE = 'configuration.yaml';
+
+/** One part of EdgeX's location: the env variable when set and not empty, else the flag when not empty. */
+function locationPart(env: NodeJS.ProcessEnv, envName: string, flag: string | undefined, flagName: string): { value: string; from: string } | undefined {
+  const e = env[envName];
+  if (e !== undefined && e !== '') return { value: e, from: `${envName}=${e}` };
+  if (flag !== undefined && flag !== '') return { value: flag, from: `${flagName} ${flag}` };
+  return undefined;
+}
+
+/** False only when nothing is at `path` (a path that exists but cannot be examined counts: reading it says why). */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    return true;
   }
-  const fileRaw = path === undefined ? {} : await readYamlSection(path);
+}
+
+/**
+ * The configuration file to read, or undefined for the built-in defaults; precedence in the module comment
+ * (`--config`; EdgeX's `EDGEX_CONFIG_DIR`/`EDGEX_PROFILE`/`EDGEX_CONFIG_FILE` over `-cd`/`-p`/`-cf`, composed as
+ * `<dir>/<profile>/<file>`; `./configuration.yaml`; `./res/configuration.yaml`; none). Returns an absolute path.
+ * @throws SecretStoreError CONFIG when a file asked for explicitly does not exist (naming the exact path tried), or
+ *   when `-cf`/`EDGEX_CONFIG_FILE` is an http(s) URL (EdgeX can load one; this program cannot).
+ */
+export async function resolveConfigPath(location: ConfigLocation, env: NodeJS.ProcessEnv, cwd: string): Promise<string | undefined> {
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(cwd, p));
+  if (location.config !== undefined && location.config !== '') {
+    const path = abs(location.config);
+    if (!(await exists(path))) throw new SecretStoreError('CONFIG', `cannot read configuration file ${path} (no such file; named by --config)`);
+    return path;
+  }
+  const dir = locationPart(env, 'EDGEX_CONFIG_DIR', location.configDir, '-cd/--configDir');
+  const profile = locationPart(env, 'EDGEX_PROFILE', location.profile, '-p/--profile');
+  const file = locationPart(env, 'EDGEX_CONFIG_FILE', location.configFile, '-cf/--configFile');
+  if (dir !== undefined || profile !== undefined || file !== undefined) {
+    const name = file?.value ?? EDGEX_DEFAULT_CONFIG_FILE;
+    if (/^https?:\/\//i.test(name)) {
+      throw new SecretStoreError('CONFIG', `configuration file ${name} is a URL (from ${file?.from ?? ''}): only local files are supported`);
+    }
+    // filepath.Join(configDir, profile + "/", configFile), as go-mod-bootstrap composes it.
+    const path = abs(join(dir?.value ?? EDGEX_DEFAULT_CONFIG_DIR, profile?.value ?? '', name));
+    if (!(await exists(path))) {
+      const from = [dir, profile, file].filter((p) => p !== undefined).map((p) => p.from);
+      throw new SecretStoreError('CONFIG', `cannot read configuration file ${path} (no such file; from ${from.join(', ')})`);
+    }
+    return path;
+  }
+  for (const candidate of [join(cwd, EDGEX_DEFAULT_CONFIG_FILE), join(cwd, EDGEX_DEFAULT_CONFIG_DIR, EDGEX_DEFAULT_CONFIG_FILE)]) {
+    if (await exists(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** Loads the configuration: file (see the module comment for which), then env (`SECRETSTORE_*`, EdgeX's), then flags. */
+export async function loadConfig(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, cwd: string): Promise<LoadedConfig> {
+  const path = await resolveConfigPath(
+    { config: overrides.configPath, configDir: overrides.configDir, configFile: overrides.configFile, profile: overrides.profile },
+    env,
+    cwd,
+  );
+  const doc = path === undefined ? {} : await readYamlDocument(path);
+  const fileRaw = path === undefined ? {} : secretStoreSection(doc, path);
   const raw: Raw = { ...fileRaw, ...fromEnv(env) };
-  return { config: resolveConfig(raw, overrides, env, cwd), source: path ?? 'built-in defaults' };
+  const document: ConfigDocument = { doc, source: path === undefined ? 'built-in defaults' : `configuration file ${path}` };
+  return { config: resolveConfig(raw, overrides, env, cwd, document), source: path ?? 'built-in defaults' };
 }
