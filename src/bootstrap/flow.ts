@@ -8,7 +8,10 @@
  *   200|429 ready ──────► load key file ─► decrypt (needed for root regeneration: EdgeX defect 2) ─────────┤
  *                                                                                                        ▼
  *   unseal every node ─► root token (temporary: generate-root; or the kept one) ─► revoke other root tokens
- *   ─► KV at secret/ ─► policy + token-issuing token file ─► revoke the temporary root token ─► done
+ *   ─► with an EdgeX configuration: EdgeX's duties (src/edgex: token sweep, admin token, userpass, identity key,
+ *      service identities and token files, KV v1 secret/, known secrets, eKuiper files; validated before anything
+ *      is touched); otherwise: KV at secret/ ─► policy + token-issuing token file
+ *   ─► revoke the temporary root token ─► done
  *
  * The whole sequence runs under the key-file lock, so concurrent bootstraps never both init, never both write,
  * and never race on generate-root; a loser finds the store initialized and reads the winner's key file. The store
@@ -31,6 +34,7 @@ import { generateRootToken, revokeOtherRootTokens } from './root-token.js';
 import { ensureKvMount, type KvMountOutcome } from '../edgex/kv-mount.js';
 import { issueAdminToken } from '../edgex/token-issuer.js';
 import { readInitMarker, removeInitMarker, writeInitMarker, type InitMarker } from './init-marker.js';
+import { applyEdgexSetup, prepareEdgexSetup, type EdgexSetupPlan, type EdgexSetupResult } from '../edgex/edgex-setup.js';
 
 /** Inputs of {@link runBootstrap}. */
 export interface BootstrapOptions {
@@ -39,6 +43,15 @@ export interface BootstrapOptions {
   ikmSource?: IkmSource;
   log: Logger;
   signal?: AbortSignal;
+  /** The environment EdgeX's variables are read from (`EDGEX_ADD_*`, `TOKENFILEPROVIDER_*`); default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** The folder relative EdgeX paths are taken from (`-configDir`); default process.cwd(). */
+  cwd?: string;
+  /**
+   * Hand the decrypted shares back in the result instead of wiping them (the `--longRun` re-issue service needs them
+   * to regenerate a root token per request); the caller owns and wipes them.
+   */
+  keepShares?: boolean;
 }
 
 /** What a run did, for the command's summary line, tests and the bench. */
@@ -58,6 +71,10 @@ export interface BootstrapResult {
   /** Milliseconds: the whole run, the IKM hook alone (undefined when it did not run). */
   totalMs: number;
   hookMs: number | undefined;
+  /** What EdgeX's duties did (an EdgeX configuration only). */
+  edgex?: EdgexSetupResult;
+  /** The decrypted shares, with `keepShares` only: the caller wipes them. */
+  shares?: Buffer[];
 }
 
 /** The key file location from the configuration. */
@@ -126,6 +143,10 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
   // Fail closed before touching anything when the file is encrypted and no hook is set (EdgeX defect 5).
   const existing = await inspectKeyFile(loc);
   if (existing?.encrypted === true && !ikm.configured) throw encryptedNoHook(existing.path);
+  // EdgeX's service list and known-secret grammar are checked before the store is touched (EdgeX fails half-way).
+  const edgexPlan: EdgexSetupPlan | undefined = config.edgex.enabled
+    ? await prepareEdgexSetup(config, options.env ?? process.env, options.cwd ?? process.cwd(), log)
+    : undefined;
 
   await waitForStore(primary, {
     intervalMs: config.intervalSeconds * 1000,
@@ -218,8 +239,17 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
       let revokedTemporary = false;
       try {
         const rootTokensRevoked = await revokeOtherRootTokens(primary, token, log);
-        const kvMount = await ensureKvMount(primary, token, config.kvVersion, log);
-        const issued = await issueAdminToken(primary, token, config.tokenProviderAdminTokenPath, log);
+        let edgex: EdgexSetupResult | undefined;
+        let kvMount: KvMountOutcome;
+        let issued: { path: string; accessor: string };
+        if (edgexPlan !== undefined) {
+          edgex = await applyEdgexSetup(edgexPlan, primary, token, log);
+          kvMount = edgex.kvMount;
+          issued = { path: edgex.adminTokenPath, accessor: edgex.adminTokenAccessor };
+        } else {
+          kvMount = await ensureKvMount(primary, token, config.kvVersion, log);
+          issued = await issueAdminToken(primary, token, config.tokenProviderAdminTokenPath, log);
+        }
         if (temporary) {
           await primary.revokeSelf(token);
           revokedTemporary = true;
@@ -236,7 +266,9 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
           rootTokensRevoked,
           totalMs: performance.now() - started,
           hookMs: ikm.hookMs,
+          ...(edgex === undefined ? {} : { edgex }),
         };
+        if (options.keepShares === true) result.shares = secrets.shares.map((s) => Buffer.from(s));
         log.info('bootstrap complete', {
           state: initialState,
           initialized,

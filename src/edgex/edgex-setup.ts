@@ -16,7 +16,7 @@ import { SecretStoreError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SecretStoreConfig } from '../config.js';
 import type { VaultClient } from '../vault/client.js';
-import { ensureKvMount } from './kv-mount.js';
+import { ensureKvMount, type KvMountOutcome } from './kv-mount.js';
 import { issueAdminToken } from './token-issuer.js';
 import { edgexAdminToken } from './admin-token.js';
 import type { EdgexSettings } from './edgex-settings.js';
@@ -46,6 +46,10 @@ export interface EdgexSetupPlan {
 /** What a run did (no secret). */
 export interface EdgexSetupResult {
   tokensRevoked: number;
+  /** The admin token (revoked by the end of the run) and where its file is. */
+  adminTokenAccessor: string;
+  adminTokenPath: string;
+  kvMount: KvMountOutcome;
   services: ProvidedToken[];
   userpassEnabled: boolean;
   identityKeyCreated: boolean;
@@ -158,7 +162,7 @@ export async function applyEdgexSetup(plan: EdgexSetupPlan, client: VaultClient,
     await client.revokeSelf(admin.token);
     revoked = true;
     log.info('admin token revoked', { accessor: admin.accessor });
-    await ensureKvMount(client, rootToken, plan.kvVersion, log);
+    const kvMount = await ensureKvMount(client, rootToken, plan.kvVersion, log);
     const summary = await ensureKnownSecrets(vaultKnownSecretsKv(client, rootToken), plan.knownSecrets, log, { passwords: plan.passwords });
     let kuiperFilesWritten: string[];
     try {
@@ -178,6 +182,9 @@ export async function applyEdgexSetup(plan: EdgexSetupPlan, client: VaultClient,
     const certificate = await uploadCertificate(client, rootToken, plan.settings, log);
     return {
       tokensRevoked: sweep.revoked,
+      adminTokenAccessor: admin.accessor,
+      adminTokenPath: admin.path,
+      kvMount,
       services,
       userpassEnabled,
       identityKeyCreated,
