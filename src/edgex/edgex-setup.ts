@@ -7,7 +7,8 @@
  *   apply (with the root token): revoke every non-root token but our own → admin token written to its file →
  *   userpass enabled if absent → `edgex-identity` OIDC key created once → per-service identities and token files
  *   (in-process token provider) → KV v1 `secret/` mounted if absent → known secrets (never overwritten) → eKuiper
- *   files → optional certificate upload → the admin token revoked (EdgeX's oneshot provider)
+ *   files → optional certificate upload → (3.1) the Consul secrets engine and its management token; the admin token
+ *   is revoked as soon as the token provider is done (EdgeX defers it to the end of the run)
  *
  * What EdgeX re-does on every boot is re-done (tokens, passwords, policies, roles); what it creates once stays.
  */
@@ -26,6 +27,7 @@ import { planKnownSecrets, type KnownSecretsPlan } from './known-secrets/known-s
 import { passwordGenerator, type PasswordGenerator } from './known-secrets/password.js';
 import { vaultKnownSecretsKv } from './known-secrets/vault-kv.js';
 import { configureKuiperFiles } from './kuiper/kuiper-files.js';
+import { ensureConsulSecretsEngine, issueConsulManagementToken } from './consul-secrets.js';
 import { revokeNonRootTokens } from './revoke-tokens.js';
 import type { ServiceSpec } from './services/service-names.js';
 import { configDirFromArgs, loadTokenProviderSettings, type TokenProviderSettings } from './token-provider/provider-settings.js';
@@ -57,6 +59,8 @@ export interface EdgexSetupResult {
   knownSecretsKept: string[];
   kuiperFilesWritten: string[];
   certificate: 'uploaded' | 'present' | 'none';
+  /** EdgeX 3.1: the Consul secrets engine's management token file (undefined for 4.x). */
+  consulTokenPath?: string;
 }
 
 /**
@@ -66,6 +70,9 @@ export interface EdgexSetupResult {
  */
 export async function prepareEdgexSetup(config: SecretStoreConfig, env: NodeJS.ProcessEnv, cwd: string, log: Logger): Promise<EdgexSetupPlan> {
   const settings = config.edgex;
+  if (settings.version === '3.1' && settings.consulSecretsAdminTokenPath === '') {
+    throw new SecretStoreError('CONFIG', 'SecretStore.ConsulSecretsAdminTokenPath is empty: EdgeX 3.1 writes the Consul management token there; set it (EdgeX: /tmp/edgex/secrets/edgex-consul/admin/token.json)');
+  }
   if (config.tokenProviderAdminTokenPath === '') {
     throw new SecretStoreError('CONFIG', 'TokenProviderAdminTokenPath is empty: the token provider needs the admin token file; set it (EdgeX: /run/edgex/secrets/tokenprovider/secrets-token.json)');
   }
@@ -180,7 +187,14 @@ export async function applyEdgexSetup(plan: EdgexSetupPlan, client: VaultClient,
       wipeKnownSecretsSummary(summary);
     }
     const certificate = await uploadCertificate(client, rootToken, plan.settings, log);
+    let consulTokenPath: string | undefined;
+    if (plan.settings.version === '3.1') {
+      // EdgeX 3.1 only: the Consul secrets engine and the token security-bootstrapper manages Consul ACLs with.
+      await ensureConsulSecretsEngine(client, rootToken, log);
+      consulTokenPath = (await issueConsulManagementToken(client, rootToken, plan.settings.consulSecretsAdminTokenPath, log)).path;
+    }
     return {
+      ...(consulTokenPath === undefined ? {} : { consulTokenPath }),
       tokensRevoked: sweep.revoked,
       adminTokenAccessor: admin.accessor,
       adminTokenPath: admin.path,

@@ -90,7 +90,11 @@ export interface IssuedToken {
 
 /** What differs between the token-issuing token of the plain boot flow and EdgeX's admin token. */
 export interface AdminTokenFlavor {
-  /** The `privileged-token-creator` policy text (HCL). */
+  /** The policy's name (default `privileged-token-creator`). */
+  policyName?: string;
+  /** How the log names the token (default `token-issuing token`). */
+  label?: string;
+  /** The policy text (HCL). */
   policy: string;
   /** The token-create body. */
   request: Record<string, unknown>;
@@ -113,8 +117,9 @@ export async function issueAdminToken(
   log: Logger,
   flavor: AdminTokenFlavor = DEFAULT_ADMIN_TOKEN,
 ): Promise<IssuedToken & { token: string }> {
-  await client.putPolicy(rootToken, TOKEN_CREATOR_POLICY_NAME, flavor.policy);
-  log.info('policy written', { policy: TOKEN_CREATOR_POLICY_NAME });
+  const policyName = flavor.policyName ?? TOKEN_CREATOR_POLICY_NAME;
+  await client.putPolicy(rootToken, policyName, flavor.policy);
+  log.info('policy written', { policy: policyName });
   const previous = await previousAccessor(path, log);
   const { auth, response } = await client.createToken(rootToken, flavor.request, flavor.orphanEndpoint);
   const dir = dirname(path);
@@ -134,7 +139,7 @@ export async function issueAdminToken(
   } finally {
     data.fill(0);
   }
-  log.info('token-issuing token written', { path, accessor: auth.accessor, policy: TOKEN_CREATOR_POLICY_NAME, period: '1h' });
+  log.info(`${flavor.label ?? 'token-issuing token'} written`, { path, accessor: auth.accessor, policy: policyName });
   let previousRevoked = false;
   if (previous !== undefined && previous !== auth.accessor) {
     await client.revokeAccessor(rootToken, previous);
