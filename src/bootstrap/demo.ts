@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { SecretStoreError, isSecretStoreError } from '../errors.js';
 import { randomBytes, wipe } from '../crypto.js';
 import type { Logger } from '../log.js';
-import { resolveConfig, type SecretStoreConfig } from '../config.js';
+import { resolveConfig, type SecretStoreConfig } from '../config/config.js';
 import { HookIkmSource } from '../vmk/ikm-hook.js';
 import { readKeyFile } from '../keyfile/keyfile.js';
 import { VaultClient } from '../vault/client.js';

@@ -8,7 +8,7 @@ import { SecretStoreError, describeCause, isSecretStoreError } from '../errors.j
 import { delay } from '../vault/transport.js';
 import { constantTimeEqual, wipe } from '../crypto.js';
 import type { Logger } from '../log.js';
-import type { WriteFormat } from '../config.js';
+import type { WriteFormat } from '../config/config.js';
 import {
   inspectKeyFile,
   readKeyFile,

@@ -8,7 +8,7 @@
  */
 import { wipe } from '../crypto.js';
 import type { Logger } from '../log.js';
-import type { SecretStoreConfig } from '../config.js';
+import type { SecretStoreConfig } from '../config/config.js';
 import type { VaultClient } from '../vault/client.js';
 import { edgexAdminToken } from '../edgex/admin-token.js';
 import { reissueServiceToken } from '../edgex/reissue/create-token.js';

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { SecretStoreError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { SecretStoreConfig } from '../config.js';
+import type { SecretStoreConfig } from '../config/config.js';
 import { VaultClient } from '../vault/client.js';
 
 /** One client per configured node, sharing the CA bundle, timeouts and abort signal. */

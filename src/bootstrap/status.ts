@@ -5,7 +5,7 @@
  */
 import { isSecretStoreError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { SecretStoreConfig } from '../config.js';
+import type { SecretStoreConfig } from '../config/config.js';
 import { inspectKeyFile, type KeyFileSummary } from '../keyfile/keyfile.js';
 import { makeClients } from './nodes.js';
 import { keyFileLocation } from './flow.js';

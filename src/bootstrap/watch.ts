@@ -13,7 +13,7 @@
  */
 import { SecretStoreError, isSecretStoreError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { SecretStoreConfig } from '../config.js';
+import type { SecretStoreConfig } from '../config/config.js';
 import type { IkmSource } from '../vmk/ikm-hook.js';
 import { inspectKeyFile, readKeyFile, withKeyFileLock } from '../keyfile/keyfile.js';
 import type { VaultClient } from '../vault/client.js';

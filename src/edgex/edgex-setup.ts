@@ -15,12 +15,12 @@
 import { readFile } from 'node:fs/promises';
 import { SecretStoreError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { SecretStoreConfig } from '../config.js';
+import type { SecretStoreConfig } from '../config/config.js';
 import type { VaultClient } from '../vault/client.js';
 import { ensureKvMount, type KvMountOutcome } from './kv-mount.js';
 import { issueAdminToken } from './token-issuer.js';
 import { edgexAdminToken } from './admin-token.js';
-import type { EdgexSettings } from './edgex-settings.js';
+import type { EdgexSettings } from '../config/edgex-settings.js';
 import { parseAddKnownSecrets } from './known-secrets/add-known-secrets.js';
 import { ensureKnownSecrets, wipeKnownSecretsSummary } from './known-secrets/apply-known-secrets.js';
 import { planKnownSecrets, type KnownSecretsPlan } from './known-secrets/known-secrets-plan.js';

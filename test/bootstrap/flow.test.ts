@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { FakeVault } from '../helpers/fake-vault.js';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
 import { Logger } from '../../src/log.js';
-import { resolveConfig, type SecretStoreConfig } from '../../src/config.js';
+import { resolveConfig, type SecretStoreConfig } from '../../src/config/config.js';
 import { runBootstrap, type BootstrapOptions } from '../../src/bootstrap/flow.js';
 import { inspectKeyFile, readKeyFile } from '../../src/keyfile/keyfile.js';
 import type { IkmSource } from '../../src/vmk/ikm-hook.js';

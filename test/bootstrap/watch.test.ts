@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { FakeVault } from '../helpers/fake-vault.js';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
 import { Logger } from '../../src/log.js';
-import { resolveConfig, type SecretStoreConfig } from '../../src/config.js';
+import { resolveConfig, type SecretStoreConfig } from '../../src/config/config.js';
 import { runBootstrap } from '../../src/bootstrap/flow.js';
 import { backoffMs, runWatch, type WatchClock } from '../../src/bootstrap/watch.js';
 import { WatchMetrics } from '../../src/bootstrap/metrics.js';

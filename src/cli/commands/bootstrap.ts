@@ -2,7 +2,7 @@
 import type { Command, CommandContext } from '../command.js';
 import { parseCommandArgs, parseIntegerOption } from '../args.js';
 import { SecretStoreError } from '../../errors.js';
-import { loadConfig, type ConfigOverrides, type LoadedConfig } from '../../config.js';
+import { loadConfig, type ConfigOverrides, type LoadedConfig } from '../../config/config.js';
 import { HookIkmSource, hookOptionsFromEnv, type IkmSource } from '../../vmk/ikm-hook.js';
 import { runBootstrap } from '../../bootstrap/flow.js';
 import { makeClients } from '../../bootstrap/nodes.js';

@@ -11,18 +11,6 @@ import { DEFAULT_KEY_PERIOD_SECONDS } from './oidc-keys.js';
 import type { OidcContext } from './oidc-store.js';
 import { decodeTemplateParam, validateTemplate } from './oidc-template.js';
 
-/** One role as stored. */
-export interface RoleRecord {
-  /** The named key that signs the role's tokens. */
-  key: string;
-  /** The template (decoded JSON text), `""` for none. */
-  template: string;
-  /** Token lifetime in seconds. */
-  ttl: number;
-  /** The `aud` claim of the role's tokens. */
-  client_id: string;
-}
-
 /** Length of a generated client id (Vault's `base62.Random(26)`). */
 const CLIENT_ID_LENGTH = 26;
 
@@ -73,3 +61,5 @@ export async function listRoles(ctx: OidcContext): Promise<LogicalResponse> {
   if (keys.length === 0) throw notFound();
   return { data: { keys } };
 }
+
+export type { RoleRecord } from './oidc-store.js';

@@ -6,13 +6,24 @@ import type { EntityLookup } from '../identity-types.js';
 import type { Storage } from '../../storage/storage.js';
 import { DEFAULT_OIDC_CONFIG, type OidcConfigRecord } from './oidc-config.js';
 import { maintainKey, type NamedKeyRecord, type SigningKeyCache } from './oidc-keys.js';
-import type { RoleRecord } from './oidc-roles.js';
 
 const CONFIG_KEY = 'config';
 const KEY_PREFIX = 'key/';
 const ROLE_PREFIX = 'role/';
 
 /** What the OIDC handlers share: storage, the entity reader, decoded private keys and the clock. */
+/** One role as stored. */
+export interface RoleRecord {
+  /** The named key that signs the role's tokens. */
+  key: string;
+  /** The template (decoded JSON text), `""` for none. */
+  template: string;
+  /** Token lifetime in seconds. */
+  ttl: number;
+  /** The `aud` claim of the role's tokens. */
+  client_id: string;
+}
+
 export interface OidcContext {
   store: OidcStore;
   entities: EntityLookup;

@@ -12,12 +12,12 @@ import {
   edgexEnvName,
   edgexSettingsFrom,
   type EdgexSettings,
-} from '../../src/edgex/edgex-settings.js';
+} from '../../src/config/edgex-settings.js';
 import { isSecretStoreError, SecretStoreError } from '../../src/errors.js';
 import { sourceFile } from '../helpers/paths.js';
 
-const FIXTURE_4 = sourceFile('test/edgex/fixtures/edgex-4.x-configuration.yaml');
-const FIXTURE_3_1 = sourceFile('test/edgex/fixtures/edgex-3.1-configuration.yaml');
+const FIXTURE_4 = sourceFile('test/config/fixtures/edgex-4.x-configuration.yaml');
+const FIXTURE_3_1 = sourceFile('test/config/fixtures/edgex-3.1-configuration.yaml');
 
 function doc(text: string): Record<string, unknown> {
   return parse(text) as Record<string, unknown>;

@@ -6,7 +6,7 @@
  * The whole document is read once: the `SecretStore` keys below drive the boot flow, and EdgeX's other settings
  * (`SecretStore.Type`/`TokenProvider*`/`PasswordProvider*`/`CertPath`/`CertFilePath`/`KeyFilePath`/`ServerName`, 3.1's
  * `ConsulSecretsAdminTokenPath`, and the `Database`, `Databases`, `SecureMessageBus`, `Service` sections) become
- * `config.edgex` (see src/edgex/edgex-settings.ts for their defaults, env names and rules). A configuration that
+ * `config.edgex` (see src/config/edgex-settings.ts for their defaults, env names and rules). A configuration that
  * names a `TokenProvider` (as EdgeX's own file does) is an EdgeX configuration: `edgex.enabled` is true and EdgeX's
  * duties run after unseal.
  *
@@ -29,10 +29,10 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { SecretStoreError, describeCause } from './errors.js';
-import { edgexSettingsFrom, type EdgexSettings } from './edgex/edgex-settings.js';
+import { SecretStoreError, describeCause } from '../errors.js';
+import { edgexSettingsFrom, type EdgexSettings } from './edgex-settings.js';
 
-export type { EdgexSettings } from './edgex/edgex-settings.js';
+export type { EdgexSettings } from './edgex-settings.js';
 
 /** Key file formats the flow can write (plaintext is written only when no hook is configured, as EdgeX does). */
 export type WriteFormat = 'v2' | 'edgex';
@@ -196,7 +196,7 @@ export interface ConfigDocument {
 
 /**
  * Validates and normalizes merged raw `SecretStore` settings; `document` (default: none) supplies EdgeX's other
- * settings, which `env` overrides (see src/edgex/edgex-settings.ts).
+ * settings, which `env` overrides (see src/config/edgex-settings.ts).
  */
 export function resolveConfig(
   raw: Raw,

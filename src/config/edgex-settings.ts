@@ -32,7 +32,7 @@
  *   `internal/security/secretstore/tokenprovider/tokenprovider.go`, `SetConfiguration`; not checked when it is
  *   empty, as EdgeX runs no provider then).
  *
- * Paths are returned as written (relative ones are not resolved here; `src/config.ts` resolves the file-system ones
+ * Paths are returned as written (relative ones are not resolved here; `src/config/config.ts` resolves the file-system ones
  * against the working directory).
  */
 import { SecretStoreError } from '../errors.js';

@@ -5,10 +5,10 @@ import { access, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { loadConfig, resolveConfig, resolveConfigPath } from '../src/config.js';
-import { isSecretStoreError, SecretStoreError } from '../src/errors.js';
-import { makeTempDir, removeTempDir } from './helpers/tmp.js';
-import { sourceFile } from './helpers/paths.js';
+import { loadConfig, resolveConfig, resolveConfigPath } from '../../src/config/config.js';
+import { isSecretStoreError, SecretStoreError } from '../../src/errors.js';
+import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
+import { sourceFile } from '../helpers/paths.js';
 
 test('no file, no env: EdgeX defaults', async () => {
   const dir = await makeTempDir();
@@ -137,8 +137,8 @@ test("the repository's configuration.yaml holds exactly the built-in defaults", 
 
 // ---- EdgeX settings, key-file format default, configuration location ----
 
-const FIXTURE_4 = sourceFile('test/edgex/fixtures/edgex-4.x-configuration.yaml');
-const FIXTURE_3_1 = sourceFile('test/edgex/fixtures/edgex-3.1-configuration.yaml');
+const FIXTURE_4 = sourceFile('test/config/fixtures/edgex-4.x-configuration.yaml');
+const FIXTURE_3_1 = sourceFile('test/config/fixtures/edgex-3.1-configuration.yaml');
 
 test("EdgeX 4.x's own configuration.yaml: its SecretStore values, config.edgex enabled, key files in EdgeX's format", async () => {
   const { config, source } = await loadConfig({ configPath: FIXTURE_4 }, {}, '/');
