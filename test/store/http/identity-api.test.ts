@@ -18,9 +18,9 @@ interface Harness {
   layer: LogicalLayer;
 }
 
-async function setup(): Promise<Harness> {
+async function setup(now?: () => number): Promise<Harness> {
   const seal = new FakeSeal();
-  const layer = await LogicalLayer.open(new MemoryStorage());
+  const layer = await LogicalLayer.open(new MemoryStorage(), now === undefined ? {} : { now });
   const root = await layer.tokens.createRoot();
   const api = new StoreApi({ seal, logical: () => layer, createRootToken: () => Promise.resolve(root) });
   const call: Harness['call'] = async (method, path, opts = {}) => {
@@ -179,4 +179,34 @@ test('EdgeX admin token: HCL policy, token role, create/<role> with entity_alias
   assert.equal((await h.call('POST', 'secret/edgex/core-metadata/k', { token: t, body: { v: 1 } })).status, 403);
   const foreign = await h.call('POST', 'auth/token/create/core-data', { token: admin, body: { entity_alias: 'core-metadata' } });
   assert.deepEqual(foreign, { status: 400, body: { errors: ["invalid 'entity_alias' value"] } });
+});
+
+test('token lifecycle: an expired login token stops working at once; accessors, lookup-accessor, revoke-accessor, revoke-self', async () => {
+  let t = Date.UTC(2026, 0, 1);
+  const h = await setup(() => t);
+  await edgexService(h, 'svc', 'pw');
+  await h.call('POST', 'auth/userpass/users/svc', { token: h.root, body: { token_period: 0, token_ttl: '2s', token_max_ttl: '10s' } });
+  const login = auth(await h.call('POST', 'auth/userpass/login/svc', { body: { password: 'pw' } }));
+  const token = String(login['client_token']);
+  assert.equal(login['lease_duration'], 2);
+  assert.equal((await h.call('GET', 'auth/token/lookup-self', { token })).status, 200);
+  t += 1999;
+  assert.equal((await h.call('GET', 'auth/token/lookup-self', { token })).status, 200, 'still valid 1 ms before expiry');
+  t += 1;
+  assert.equal((await h.call('GET', 'auth/token/lookup-self', { token })).status, 403, 'expired: refused at once');
+  assert.equal((await h.call('GET', 'secret/edgex/svc/x', { token })).status, 403);
+  // Accessors: listed (sudo), looked up (root's too, with policies), revoked.
+  const second = auth(await h.call('POST', 'auth/userpass/login/svc', { body: { password: 'pw' } }));
+  const keys = data(await h.call('GET', 'auth/token/accessors?list=true', { token: h.root }))['keys'] as string[];
+  assert.ok(keys.includes(String(second['accessor'])));
+  const rootAccessor = String(data(await h.call('GET', 'auth/token/lookup-self', { token: h.root }))['accessor']);
+  assert.deepEqual(data(await h.call('POST', 'auth/token/lookup-accessor', { token: h.root, body: { accessor: rootAccessor } }))['policies'], ['root']);
+  const info = data(await h.call('POST', 'auth/token/lookup-accessor', { token: h.root, body: { accessor: second['accessor'] } }));
+  assert.equal(info['id'], '', 'a lookup by accessor never shows the token');
+  assert.deepEqual(info['identity_policies'], ['edgex-service-svc']);
+  assert.equal((await h.call('POST', 'auth/token/revoke-accessor', { token: h.root, body: { accessor: second['accessor'] } })).status, 204);
+  assert.equal((await h.call('GET', 'auth/token/lookup-self', { token: String(second['client_token']) })).status, 403);
+  const third = String(auth(await h.call('POST', 'auth/userpass/login/svc', { body: { password: 'pw' } }))['client_token']);
+  assert.equal((await h.call('POST', 'auth/token/revoke-self', { token: third })).status, 204);
+  assert.equal((await h.call('GET', 'auth/token/lookup-self', { token: third })).status, 403);
 });
