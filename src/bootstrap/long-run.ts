@@ -16,6 +16,7 @@ import { startReissueServer, type ReissueServer } from '../edgex/reissue/reissue
 import { issueAdminToken } from '../edgex/token-issuer.js';
 import type { TokenProviderSettings } from '../edgex/token-provider/provider-settings.js';
 import { generateRootToken } from './root-token.js';
+import { keyFileLocation, withLockWaiting } from './flow.js';
 
 /** What {@link startLongRun} needs. */
 export interface LongRunOptions {
@@ -39,7 +40,11 @@ export interface LongRun {
 /** Starts the re-issue service. */
 export async function startLongRun(options: LongRunOptions): Promise<LongRun> {
   const { config, client, shares, provider, log } = options;
-  const reissue = async (entityId: string): Promise<void> => {
+  // Root generation assumes the key-file lock: a bootstrap or watch running meanwhile must not cancel it (or be
+  // cancelled by it). Re-issues already run one at a time (the server queues them).
+  const reissue = (entityId: string): Promise<void> =>
+    withLockWaiting(keyFileLocation(config), 30_000, log, undefined, () => reissueLocked(entityId));
+  const reissueLocked = async (entityId: string): Promise<void> => {
     const root = await generateRootToken(client, shares, log);
     const rootToken = root.toString('utf8');
     try {

@@ -73,8 +73,8 @@ export async function prepareEdgexSetup(config: SecretStoreConfig, env: NodeJS.P
   if (settings.version === '3.1' && settings.consulSecretsAdminTokenPath === '') {
     throw new SecretStoreError('CONFIG', 'SecretStore.ConsulSecretsAdminTokenPath is empty: EdgeX 3.1 writes the Consul management token there; set it (EdgeX: /tmp/edgex/secrets/edgex-consul/admin/token.json)');
   }
-  if (config.tokenProviderAdminTokenPath === '') {
-    throw new SecretStoreError('CONFIG', 'TokenProviderAdminTokenPath is empty: the token provider needs the admin token file; set it (EdgeX: /run/edgex/secrets/tokenprovider/secrets-token.json)');
+  if (config.kvVersion !== 1) {
+    throw new SecretStoreError('CONFIG', 'KvVersion 2 with an EdgeX configuration: EdgeX services read and write KV v1 paths (secret/edgex/<service>/...); set KvVersion: 1');
   }
   const provider = await loadTokenProviderSettings(configDirFromArgs(settings.tokenProviderArgs), env, cwd);
   const services = await resolveServices(provider, env, settings.version, log);
@@ -131,7 +131,7 @@ async function ensureIdentityKey(client: VaultClient, token: string, log: Logger
  * EdgeX's optional certificate upload: when `CertPath` is set and no secret is there, the PEM files go in as
  * `{cert, key}`. A secret already there is kept (EdgeX, as read, fails the boot there — every reboot would fail).
  */
-async function uploadCertificate(client: VaultClient, token: string, settings: EdgexSettings, log: Logger): Promise<EdgexSetupResult['certificate']> {
+export async function uploadCertificate(client: VaultClient, token: string, settings: EdgexSettings, log: Logger): Promise<EdgexSetupResult['certificate']> {
   if (settings.certPath === '') return 'none';
   const path = settings.certPath.replace(/^\/+/, '').replace(/^v1\//, '');
   if ((await client.read(token, path)) !== undefined) {

@@ -111,6 +111,9 @@ See docs/bootstrap.md for the configuration reference and the operations runbook
     if (longRun && !config.edgex.enabled) {
       throw new SecretStoreError('USAGE', '--longRun re-issues EdgeX service tokens: it needs an EdgeX configuration (SecretStore.TokenProvider set)');
     }
+    if (longRun && config.edgex.version !== '4') {
+      throw new SecretStoreError('USAGE', '--longRun is EdgeX 4 only (3.1 makes no token roles to re-issue through); remove it or set SecretStore.Type: openbao');
+    }
     const ikmSource = ikmSourceFromEnv(ctx.env);
     const result = await runBootstrap({
       config,

@@ -25,6 +25,12 @@ export interface TokenProviderSettings {
   defaultJwtAudience: string;
   /** The userpass mount path, without slashes. */
   userPassMountPoint: string;
+  /**
+   * True when `ConfigFile` was set by the provider's configuration or the environment: then the file must exist (a
+   * mistyped path must not silently give every default service). EdgeX's default path may be absent: our package
+   * carries EdgeX's default list built in.
+   */
+  configFileExplicit?: boolean;
 }
 
 /** EdgeX 4's defaults (edgex-go `cmd/security-secretstore-setup/res-file-token-provider/configuration.yaml`). */
@@ -39,8 +45,11 @@ export const TOKEN_PROVIDER_DEFAULTS: TokenProviderSettings = {
   userPassMountPoint: 'userpass',
 };
 
+/** The string settings (every field but the bookkeeping flag). */
+type SettingKey = Exclude<keyof TokenProviderSettings, 'configFileExplicit'>;
+
 /** The YAML keys of each setting, as EdgeX spells them. */
-const KEYS: Record<keyof TokenProviderSettings, string> = {
+const KEYS: Record<SettingKey, string> = {
   privilegedTokenPath: 'PrivilegedTokenPath',
   configFile: 'ConfigFile',
   outputDir: 'OutputDir',
@@ -83,9 +92,12 @@ export async function loadTokenProviderSettings(configDir: string | undefined, e
     }
     if (text !== undefined) applySection(out, await tokenFileProviderSection(text, path), path);
   }
-  for (const [field, key] of Object.entries(KEYS) as [keyof TokenProviderSettings, string][]) {
+  for (const [field, key] of Object.entries(KEYS) as [SettingKey, string][]) {
     const value = env[`TOKENFILEPROVIDER_${key.toUpperCase()}`];
-    if (value !== undefined && value !== '') out[field] = value;
+    if (value !== undefined && value !== '') {
+      out[field] = value;
+      if (field === 'configFile') out.configFileExplicit = true;
+    }
   }
   if (!isAbsolute(out.configFile)) out.configFile = resolve(cwd, out.configFile);
   if (!isAbsolute(out.outputDir)) out.outputDir = resolve(cwd, out.outputDir);
@@ -115,10 +127,11 @@ async function tokenFileProviderSection(text: string, path: string): Promise<Rec
 }
 
 function applySection(out: TokenProviderSettings, section: Record<string, unknown>, path: string): void {
-  for (const [field, key] of Object.entries(KEYS) as [keyof TokenProviderSettings, string][]) {
+  for (const [field, key] of Object.entries(KEYS) as [SettingKey, string][]) {
     const v = section[key];
     if (v === undefined || v === null) continue;
     if (typeof v !== 'string' || v === '') throw new SecretStoreError('CONFIG', `${path}: TokenFileProvider.${key} must be a non-empty string`);
     out[field] = v;
+    if (field === 'configFile') out.configFileExplicit = true;
   }
 }

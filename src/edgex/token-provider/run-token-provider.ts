@@ -38,6 +38,9 @@ export async function resolveServices(settings: TokenProviderSettings, env: Node
   } catch {
     exists = false;
   }
+  if (!exists && settings.configFileExplicit === true) {
+    throw new SecretStoreError('CONFIG', `the token config ${settings.configFile} (TokenFileProvider.ConfigFile) does not exist; fix the path, or remove the setting to use EdgeX's default service list`);
+  }
   const config = exists ? await loadTokenConfig(settings.configFile) : defaultTokenConfig(version);
   log.info('service list', { source: exists ? settings.configFile : `EdgeX ${version} default token config`, added: added.length });
   return serviceList(config, added);

@@ -2,9 +2,11 @@
  * A service's token file: the whole login answer, keys sorted at every level (what Go's json.Marshal of a map gives,
  * and so what EdgeX writes) plus a newline, at `<OutputDir>/<service>/<OutputFilename>`: folder 0700, file 0600.
  * Written atomically (temp file, fsync, rename, fsync folder) — a deliberate difference from EdgeX, which truncates
- * and rewrites in place, so a crash or a full disk can leave a service with an empty token file.
+ * and rewrites in place, so a crash or a full disk can leave a service with an empty token file. A file that existed
+ * keeps its owner (EdgeX's entrypoint chowns the token folders to the services' users, and a re-issued token must
+ * stay readable by its service); a new one belongs to whoever runs this.
  */
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SecretStoreError, describeCause } from '../../errors.js';
 import { writeFileAtomic } from '../../keyfile/atomic-write.js';
@@ -35,11 +37,25 @@ export async function writeTokenFile(outputDir: string, service: string, filenam
     throw new SecretStoreError('IO', `cannot create the token folder ${dir} (${describeCause(err)})`);
   }
   const path = join(dir, filename);
+  let owner: { uid: number; gid: number } | undefined;
+  try {
+    const old = await lstat(path);
+    if (old.isFile()) owner = { uid: old.uid, gid: old.gid };
+  } catch {
+    owner = undefined;
+  }
   const bytes = Buffer.from(sortedJson(loginAnswer) + '\n', 'utf8');
   try {
     await writeFileAtomic(path, bytes, 0o600);
   } finally {
     bytes.fill(0);
+  }
+  if (owner !== undefined && (owner.uid !== process.getuid?.() || owner.gid !== process.getgid?.())) {
+    try {
+      await chown(path, owner.uid, owner.gid);
+    } catch (err) {
+      throw new SecretStoreError('IO', `cannot give the token file ${path} back to its owner ${String(owner.uid)}:${String(owner.gid)} (${describeCause(err)}); run as root`);
+    }
   }
   return path;
 }

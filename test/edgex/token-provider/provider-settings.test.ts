@@ -34,6 +34,9 @@ test("the provider's configuration.yaml, then TOKENFILEPROVIDER_* env; a missing
     assert.equal(s.defaultTokenTtl, '2h');
     assert.equal(s.outputFilename, 't.json');
     assert.equal(s.defaultJwtAudience, 'edgex');
+    assert.equal(s.configFileExplicit, undefined, 'ConfigFile not set: the default list may stand in');
+    const explicit = await loadTokenProviderSettings(undefined, { TOKENFILEPROVIDER_CONFIGFILE: 'tc.json' }, dir);
+    assert.equal(explicit.configFileExplicit, true);
     const none = await loadTokenProviderSettings('nowhere', {}, dir);
     assert.equal(none.outputDir, '/tmp/edgex/secrets');
   } finally {

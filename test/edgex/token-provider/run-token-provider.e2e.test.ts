@@ -38,6 +38,9 @@ test('token provider: EdgeX 4 default services + app-x against serve; reboot giv
     await assert.rejects(resolveServices(settings, { EDGEX_ADD_SECRETSTORE_TOKENS: 'good, bad.name,sp ace' }, '4', log), (e: unknown) =>
       isSecretStoreError(e, 'CONFIG') && e.message.includes('"bad.name"') && e.message.includes('"sp ace"'),
     );
+    await assert.rejects(resolveServices({ ...settings, configFileExplicit: true }, {}, '4', log), (e: unknown) =>
+      isSecretStoreError(e, 'CONFIG') && e.message.includes('does not exist'),
+    );
     const services = await resolveServices(settings, { EDGEX_ADD_SECRETSTORE_TOKENS: 'app-x' }, '4', log);
     assert.ok(services.some((s) => s.name === 'app-x'));
     assert.ok(services.some((s) => s.name === 'core-data'));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sortedJson, tokenFilePath, writeTokenFile } from '../../../src/edgex/token-provider/token-file.js';
 import { makeTempDir, removeTempDir } from '../../helpers/tmp.js';
@@ -22,6 +22,29 @@ test('writeTokenFile: folder 0700 (also when it existed wider), file 0600, sorte
     await writeTokenFile(dir, 'core-data', 'secrets-token.json', { auth: { client_token: 'hvs.y' } });
     assert.equal(await readFile(path, 'utf8'), '{"auth":{"client_token":"hvs.y"}}\n');
     assert.deepEqual(await readdir(join(dir, 'core-data')), ['secrets-token.json'], 'no temp file left behind');
+  } finally {
+    await removeTempDir(dir);
+  }
+});
+
+test('a token file that existed keeps its owner (a re-issued token stays readable by its service)', async (t) => {
+  if (process.getuid?.() !== 0) {
+    // Only root can give a file to another user; CI and the development machine run as root.
+    assert.fail('this test needs root (as EdgeX setup runs)');
+  }
+  t.diagnostic('running as root');
+  const dir = await makeTempDir('sss-tokenfile-');
+  try {
+    await mkdir(join(dir, 'svc'), { mode: 0o700 });
+    const path = join(dir, 'svc', 'secrets-token.json');
+    await writeFile(path, '{}\n', { mode: 0o600 });
+    await chown(path, 2002, 2001);
+    await writeTokenFile(dir, 'svc', 'secrets-token.json', { auth: { client_token: 'hvs.new' } });
+    const st = await stat(path);
+    assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [2002, 2001, 0o600]);
+    // A new file belongs to whoever writes it.
+    const fresh = await writeTokenFile(dir, 'other', 'secrets-token.json', {});
+    assert.equal((await stat(fresh)).uid, 0);
   } finally {
     await removeTempDir(dir);
   }
