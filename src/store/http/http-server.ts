@@ -4,7 +4,9 @@
  * clients' `LIST` method is the exception llhttp rejects (HPE_INVALID_METHOD): that connection is then taken over —
  * node:http's parser is detached, and the unparsed bytes from the `LIST` line on, plus everything the socket sends
  * afterwards, go through the `LIST` rewriter ({@link ListRewritingStream}) into a fresh HTTP connection, once the
- * requests already dispatched on it (pipelined before the `LIST`) have been answered. Reads bodies under a size limit,
+ * requests already dispatched on it (pipelined before the `LIST`) have been answered. A connection that cannot be
+ * parsed any further (malformed HTTP, a request line whose start cannot be proven, a slow client's timeout) is
+ * refused — see {@link StoreHttpServer} `refuse` for the rule. Reads bodies under a size limit,
  * calls {@link StoreApi}, writes JSON with `Cache-Control: no-store`, logs one line per request (method, path, status,
  * duration — never tokens, bodies or query strings), and shuts down gracefully: stop accepting, finish in-flight
  * requests, close idle keep-alive connections.
@@ -42,18 +44,44 @@ export interface StoreHttpServerOptions {
   maxBodyBytes?: number;
   /** Simultaneous connections accepted (default {@link DEFAULT_MAX_CONNECTIONS}). */
   maxConnections?: number;
+  /** Slow-client bounds (node:http enforces them); the defaults suit production, tests shorten them. */
+  timeouts?: StoreHttpTimeouts;
 }
+
+/** Bounds on slow clients (slowloris), enforced by node:http's own connection checks. */
+export interface StoreHttpTimeouts {
+  /** A request's header section must be complete this long after its first byte (default 20 s). */
+  headersMs?: number;
+  /** A whole request must be received this long after its first byte (default 60 s; at least `headersMs`). */
+  requestMs?: number;
+  /** An idle keep-alive connection is closed after this (default 5 s). */
+  keepAliveMs?: number;
+  /** How often the two request limits are checked (default node:http's 30 s): a slow client is cut off this late. */
+  checkIntervalMs?: number;
+}
+
+/** How long a refused connection may stay open after its error answer, waiting for the peer to close. */
+const REFUSED_LINGER_MS = 2_000;
 
 /** Counts of a connection's requests, for graceful shutdown; what node:http attached, for the `LIST` take-over. */
 interface ConnState {
   socket: net.Socket;
+  /** Requests dispatched to the API whose response has not closed yet. */
   active: number;
-  /** Listeners node:http added to the socket when it adopted it (removed when the connection is taken over). */
+  /** Listeners node:http added to the socket when it adopted it (removed when its parser is detached). */
   httpListeners: [string, (...args: unknown[]) => void][];
   /** True once node:http's own parser was detached (the connection now runs through the `LIST` rewriter). */
   takenOver: boolean;
-  /** Runs when `active` drops to 0 (the take-over waiting for requests pipelined before the `LIST`). */
+  /**
+   * True once no further request on this connection may be executed: it is being refused (see `refuse`), or a
+   * response that closes it was decided (413). A request dispatched after that is dropped unexecuted (`serve`).
+   */
+  refusing: boolean;
+  /** The status a refusal answered (see `refuse`), for the log line of a request whose body it cut off. */
+  refusedStatus: number | undefined;
+  /** Runs when `active` drops to `idleAt` (the take-over or a refusal waiting for requests dispatched earlier). */
   onIdle: (() => void) | undefined;
+  idleAt: number;
 }
 
 /** The events node:http listens to on an adopted socket. */
@@ -70,7 +98,13 @@ interface NativeHandle {
 interface NativeParser {
   unconsume(): void;
   remove(): void;
+  _consumed?: boolean;
+  /** The request being received (or the last one received, until its response is done). */
+  incoming?: http.IncomingMessage | null;
 }
+
+/** A clientError's error: llhttp's code, the packet it failed in and the offset of the failing byte. */
+type ClientError = NodeJS.ErrnoException & { rawPacket?: unknown; bytesParsed?: unknown };
 
 /** A running listener. */
 export class StoreHttpServer {
@@ -99,7 +133,16 @@ export class StoreHttpServer {
     const secureContext =
       options.tls === undefined ? undefined : tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' });
     // The http server's own header/request timeouts bound slow clients (slowloris); keep-alive idles out after 5 s.
-    const httpServer = http.createServer({ requestTimeout: 60_000, headersTimeout: 20_000, keepAliveTimeout: 5_000 });
+    const t = options.timeouts ?? {};
+    const httpServer = http.createServer({
+      requestTimeout: t.requestMs ?? 60_000,
+      headersTimeout: t.headersMs ?? 20_000,
+      keepAliveTimeout: t.keepAliveMs ?? 5_000,
+      ...(t.checkIntervalMs === undefined ? {} : { connectionsCheckingInterval: t.checkIntervalMs }),
+      // node:http would answer a Host-less HTTP/1.1 request itself (unlogged) and still execute requests pipelined
+      // after it, whose answers never go out; `serve` checks it instead.
+      requireHostHeader: false,
+    });
     // Connection tracking (request/headers timeouts, closeIdleConnections) starts on 'listening'; this server never
     // listens itself (sockets come from the net server), so start it explicitly.
     httpServer.emit('listening');
@@ -122,18 +165,17 @@ export class StoreHttpServer {
     httpServer.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       holder.server?.serve(req, res, options.api, options.log, maxBody);
     });
-    httpServer.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: unknown; bytesParsed?: unknown }, socket: net.Socket) => {
+    // node:http's parser failed (or a request/headers timeout fired): a LIST to take over, or a connection to refuse.
+    httpServer.on('clientError', (err: ClientError, socket: net.Socket) => {
       const self = holder.server;
-      if (err.code === 'HPE_INVALID_METHOD' && self !== undefined && self.takeOverForList(socket, err.rawPacket, err.bytesParsed)) return;
-      // A connection already handed to the rewriter: its detached parser has nothing more to say.
-      if (self !== undefined && connState.get(socket)?.socket === socket && connState.get(socket)?.takenOver === true) return;
-      // Malformed HTTP (llhttp error): answer 400 if we still can, as Node would, and close.
-      options.log.debug('client error', { code: err.code ?? 'unknown' });
-      if (socket.writable) {
-        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      } else {
-        socket.destroy();
-      }
+      if (self === undefined) socket.destroy();
+      else self.onClientError(err, socket, options.log);
+    });
+    // CONNECT (node:http stopped parsing at it and detached itself; nothing here tunnels): refused like bad HTTP.
+    httpServer.on('connect', (_req: http.IncomingMessage, socket: net.Socket) => {
+      const state = connState.get(socket);
+      if (holder.server === undefined || state === undefined || state.refusing) socket.destroy();
+      else holder.server.refuse(socket, state, 400, false);
     });
     await new Promise<void>((resolve, reject) => {
       netServer.once('error', reject);
@@ -149,7 +191,7 @@ export class StoreHttpServer {
   }
 
   private adopt(socket: net.Socket): void {
-    const state: ConnState = { socket, active: 0, httpListeners: [], takenOver: false, onIdle: undefined };
+    const state: ConnState = { socket, active: 0, httpListeners: [], takenOver: false, refusing: false, refusedStatus: undefined, onIdle: undefined, idleAt: 0 };
     this.conns.add(state);
     socket.on('close', () => this.conns.delete(state));
     connState.set(socket, state);
@@ -163,27 +205,47 @@ export class StoreHttpServer {
   }
 
   /**
-   * Called when llhttp rejected a request line on `socket`; returns false (the caller answers 400) unless it was a
-   * `LIST` on a natively parsed connection. Otherwise detaches node:http's parser (no more native reads; inbound
-   * bytes wait in the paused socket), and once every request dispatched before the `LIST` has been answered — so
-   * responses stay in request order on the socket — starts a fresh HTTP connection over a {@link ListRewritingStream}
-   * fed first with the unparsed bytes from the `LIST` line on. The connection stays in that mode until it closes.
+   * node:http reports a parse error (or a request/headers timeout) on `conn` — a raw socket it parses natively, or the
+   * stream of a connection already handed to the `LIST` rewriter. A `LIST` whose request line starts at a provable
+   * request boundary of a natively parsed connection is taken over; anything else refuses the connection.
    */
-  private takeOverForList(socket: net.Socket, rawPacket: unknown, bytesParsed: unknown): boolean {
-    const state = connState.get(socket);
-    if (state === undefined || state.socket !== socket || state.takenOver || this.closing) return false;
-    if (!Buffer.isBuffer(rawPacket) || typeof bytesParsed !== 'number') return false;
-    const head = listRequestFromParseError(rawPacket, bytesParsed);
-    if (head === undefined) return false;
+  private onClientError(err: ClientError, conn: net.Socket, log: Logger): void {
+    const state = connState.get(conn);
+    if (state === undefined) {
+      conn.destroy();
+      return;
+    }
+    // Already refused (its answer is on the way), or the raw socket of a taken-over connection (its detached parser
+    // has nothing more to say): nothing to add.
+    if (state.refusing || (conn === state.socket && state.takenOver)) return;
+    if (err.code === 'HPE_INVALID_METHOD' && conn === state.socket && !this.closing && Buffer.isBuffer(err.rawPacket)) {
+      const head = typeof err.bytesParsed === 'number' ? listRequestFromParseError(err.rawPacket, err.bytesParsed) : undefined;
+      if (head !== undefined && this.takeOverForList(conn, state, head)) return;
+    }
+    log.debug('client error', { code: err.code ?? 'unknown' });
+    this.refuse(conn, state, refusalStatus(err.code), true);
+  }
+
+  /**
+   * Detaches node:http's parser from a socket it parses natively, synchronously (this runs inside the parser's own
+   * error callback, before the socket's next read): no byte read from now on reaches it. Requests it dispatched
+   * keep their place in node:http's response queue (that needs none of the listeners removed here); inbound bytes
+   * now buffer in the paused socket. False when there is no parser any more (the socket is closing) or reading
+   * cannot be restarted (the socket is then destroyed).
+   */
+  private detachParser(socket: net.Socket, state: ConnState): boolean {
     const parser = (socket as unknown as { parser?: NativeParser | null }).parser;
     const handle = (socket as unknown as { _handle?: NativeHandle | null })._handle;
     if (parser === undefined || parser === null) return false;
-    state.takenOver = true;
     // Synchronously, before the next read: stop the flow, hand the handle's reads back to the socket (they buffer in
     // it while paused), and drop node:http's listeners except 'close' (which frees its parser when the socket closes).
     socket.pause();
+    // node:http's backpressure flag: while set, every response write would resume the socket (and its bytes would
+    // flow to no listener). Nothing parses for node:http on this socket any more.
+    (socket as unknown as { _paused?: boolean })._paused = false;
     if (handle?._consumed === true) {
       parser.unconsume();
+      parser._consumed = false;
       handle._consumed = false;
       // While consumed, reads went to llhttp and the socket's own read state never moved: start the handle's reads
       // for the socket (they stop again under backpressure, as for any socket); bytes now buffer in the paused socket.
@@ -191,15 +253,39 @@ export class StoreHttpServer {
         handle.reading = true;
         if (handle.readStart() !== 0) {
           socket.destroy();
-          return true;
+          return false;
         }
       }
     }
     for (const [ev, fn] of state.httpListeners) socket.removeListener(ev, fn);
     // Off the server's connection list: its header/request timeouts would otherwise fire on the dead parser.
     parser.remove();
-    const start = (): void => {
-      if (socket.destroyed || this.closing) {
+    return true;
+  }
+
+  /** Runs `fn` once no more than `remaining` of the connection's dispatched requests are unanswered. */
+  private whenAnswered(state: ConnState, remaining: number, fn: () => void): void {
+    if (state.active <= remaining) {
+      fn();
+    } else {
+      state.idleAt = remaining;
+      state.onIdle = fn;
+    }
+  }
+
+  /**
+   * Called when llhttp rejected a `LIST` request line on `socket`, whose unparsed bytes from the first byte of that
+   * line on are `head` (see {@link listRequestFromParseError} for why that byte is a request boundary: everything
+   * before it, bodies included, was parsed by node:http and every request in it dispatched). Detaches node:http's
+   * parser and, once every request dispatched before the `LIST` has been answered — so responses stay in request
+   * order on the socket, and are logged before anything after them runs — starts a fresh HTTP connection over a
+   * {@link ListRewritingStream} fed first with `head`. The connection stays in that mode until it closes.
+   */
+  private takeOverForList(socket: net.Socket, state: ConnState, head: Buffer): boolean {
+    if (!this.detachParser(socket, state)) return false;
+    state.takenOver = true;
+    this.whenAnswered(state, 0, () => {
+      if (socket.destroyed || this.closing || state.refusing) {
         socket.destroy();
         return;
       }
@@ -208,35 +294,101 @@ export class StoreHttpServer {
       const stream = new ListRewritingStream(socket, head);
       connState.set(stream as unknown as net.Socket, state);
       this.httpServer.emit('connection', stream);
-    };
-    if (state.active === 0) start();
-    else state.onIdle = start;
+    });
     return true;
+  }
+
+  /**
+   * Refuses a connection that cannot be parsed any further, by this rule: **a request is either answered (in order)
+   * and logged, or not executed.** It applies whenever node:http's parser fails on `conn` (malformed HTTP,
+   * `Content-Length` with `Transfer-Encoding`, an unknown method, a `LIST` whose first byte cannot be proven to be a
+   * request boundary — then where the next request starts is unknown), a request/headers timeout fires (slowloris),
+   * or a CONNECT arrives:
+   *
+   * 1. Parsing stops at once: node:http's parser is detached (`parserAttached`; on a rewritten connection the
+   *    rewriter drops all further input), and any request still dispatched after this point is dropped unexecuted
+   *    (`refusing`, checked in `serve`). Nothing after the failure point is ever executed.
+   * 2. Requests dispatched before it are answered first, in order, and logged as usual — except one whose body had
+   *    not fully arrived: its body never completes now, so it is never executed (it is not waited for either).
+   * 3. Then the error status goes out with `Connection: close` (408 for a timeout, 431/413 for oversized header or
+   *    chunk extensions, 400 otherwise — Node's own choices) and the connection is closed.
+   */
+  private refuse(conn: net.Socket, state: ConnState, status: number, parserAttached: boolean): void {
+    state.refusing = true;
+    state.refusedStatus = status;
+    // The request being received when parsing stopped: if we are reading its body (a 'data' listener), that body
+    // never completes now, so it will not be answered — don't wait for it.
+    const incoming = (conn as unknown as { parser?: NativeParser | null }).parser?.incoming;
+    const stalled = incoming !== undefined && incoming !== null && !incoming.complete && incoming.listenerCount('data') > 0 ? 1 : 0;
+    if (conn instanceof ListRewritingStream) {
+      conn.discardInput();
+    } else if (conn === state.socket) {
+      if (parserAttached && !this.detachParser(conn, state)) {
+        conn.destroy();
+        return;
+      }
+      // Read and drop what else arrives (the peer's end is still seen, and no unread bytes make the close a reset).
+      conn.resume();
+    }
+    this.whenAnswered(state, stalled, () => {
+      // Every earlier response is done, so the stalled request's is the one node:http has given the connection: its
+      // log line (when the connection closes) shows the refusal, not node:http's default 200.
+      const pending = (conn as unknown as { _httpMessage?: http.ServerResponse | null })._httpMessage;
+      if (stalled === 1 && pending !== undefined && pending !== null && pending.req === incoming && !pending.headersSent) pending.statusCode = status;
+      const raw = state.socket;
+      if (!raw.writable) {
+        raw.destroy();
+        return;
+      }
+      raw.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      // The peer's close (or end) finishes the close; a peer that keeps the connection open is cut off.
+      const timer = setTimeout(() => raw.destroy(), REFUSED_LINGER_MS);
+      timer.unref();
+      raw.once('close', () => {
+        clearTimeout(timer);
+      });
+    });
   }
 
   private serve(req: http.IncomingMessage, res: http.ServerResponse, api: StoreApi, log: Logger, maxBody: number): void {
     const started = performance.now();
     const state = connState.get(req.socket);
-    if (state !== undefined) state.active++;
+    if (state !== undefined) {
+      // Parsed after its connection stopped executing requests (see `refuse`; after a closing 413): never executed,
+      // never answered (the connection closes after the responses before it).
+      if (state.refusing) return;
+      state.active++;
+    }
     const method = req.method ?? 'GET';
     let loggedPath = '-';
     res.on('close', () => {
+      const ms = performance.now() - started;
+      log.info('request', { method, path: loggedPath, status: res.statusCode, duration_ms: Math.round(ms * 1000) / 1000 });
+      // After the line: a take-over or refusal waiting for this response runs only once it is logged.
       if (state !== undefined) {
         state.active--;
-        const idle = state.active === 0 ? state.onIdle : undefined;
+        const idle = state.active === state.idleAt ? state.onIdle : undefined;
         if (idle !== undefined) {
           state.onIdle = undefined;
           idle();
         }
       }
-      const ms = performance.now() - started;
-      log.info('request', { method, path: loggedPath, status: res.statusCode, duration_ms: Math.round(ms * 1000) / 1000 });
     });
+    // HTTP/1.1 requires Host (RFC 9112 §3.2): 400 as Go's net/http answers, and the connection closes after it, so
+    // nothing pipelined after it may be executed.
+    if (req.headers.host === undefined && req.httpVersionMinor === 1 && req.httpVersionMajor === 1) {
+      res.shouldKeepAlive = false;
+      if (state !== undefined) state.refusing = true;
+      write(res, { status: 400, body: { errors: ['missing required Host header'] } }, this.closing);
+      return;
+    }
     const respond = (body: Buffer | undefined): void => {
       if (body === undefined) {
-        // Over the limit: Vault answers 413 with its JSON-parse message; stop reading and close afterwards.
+        // Over the limit: Vault answers 413 with its JSON-parse message; stop reading and close afterwards. Requests
+        // pipelined after this one would get no answer (the connection closes after it): none may be executed.
         res.shouldKeepAlive = false;
-        write(res, { status: 413, body: { errors: ['error parsing JSON'] } }, this.closing);
+        if (state !== undefined) state.refusing = true;
+        write(res, { status: 413, body: { errors: ['error parsing JSON'] } }, false);
         return;
       }
       const apiReq: ApiRequest = {
@@ -256,7 +408,11 @@ export class StoreHttpServer {
         .then(({ result, path }) => {
           body.fill(0);
           loggedPath = logPath(path, req.url);
-          write(res, method === 'HEAD' ? { status: result.status } : result, this.closing);
+          // While closing, only the connection's last unanswered response says `Connection: close`: node:http ends the
+          // socket after such a response, so requests pipelined before it must be answered and none after it run.
+          const last = this.closing && (state === undefined || state.active <= 1);
+          if (last && state !== undefined) state.refusing = true;
+          write(res, method === 'HEAD' ? { status: result.status } : result, last);
         })
         .catch(() => {
           res.destroy();
@@ -266,6 +422,9 @@ export class StoreHttpServer {
     if (hasNoBody(req)) respond(EMPTY_BODY);
     else
       readBody(req, maxBody).then(respond, () => {
+        // The body never arrived in full (the peer went away, or the connection was refused mid-body): not executed,
+        // not answered. Logged with the refusal's status, else 499 (the peer closed), not node:http's default 200.
+        res.statusCode = state?.refusedStatus ?? 499;
         res.destroy();
       });
   }
@@ -291,6 +450,20 @@ export class StoreHttpServer {
 }
 
 const connState = new WeakMap<net.Socket, ConnState>();
+
+/** The status refusing a connection after `code` (see `refuse`): Node's own choices. */
+function refusalStatus(code: string | undefined): number {
+  switch (code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return 408;
+    case 'HPE_HEADER_OVERFLOW':
+      return 431;
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return 413;
+    default:
+      return 400;
+  }
+}
 
 function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
@@ -341,9 +514,9 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | unde
   });
 }
 
-/** Writes an API result: JSON with Vault's headers, or an empty body for 204 and HEAD. */
-function write(res: http.ServerResponse, result: ApiResult, closing: boolean): void {
-  if (closing) res.shouldKeepAlive = false;
+/** Writes an API result: JSON with Vault's headers, or an empty body for 204 and HEAD; `close`: with `Connection: close`. */
+function write(res: http.ServerResponse, result: ApiResult, close: boolean): void {
+  if (close) res.shouldKeepAlive = false;
   // All headers in one writeHead call: node:http then builds the head straight from the list, with no header map.
   if (result.body === undefined) {
     res.writeHead(result.status, result.status === 204 ? NO_CONTENT_HEADERS : EMPTY_JSON_HEADERS);

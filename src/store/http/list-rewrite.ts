@@ -270,34 +270,55 @@ export function rewriteListLine(line: Buffer): Buffer | undefined {
 
 /**
  * Where llhttp stops on a `LIST` request line: at the `S` (offset 2), since `LI` is still a prefix of `LINK`.
- * Checked by test/store/http/http-server.test.ts against the running Node.
+ * Checked by test/store/http/list-rewrite.test.ts against the running Node.
  */
 const LLHTTP_LIST_ERROR_OFFSET = 2;
 
+const S = 0x53;
+const U = 0x55;
+const N = 0x4e;
+
 /**
  * Given the packet in which node:http's native parser failed with `HPE_INVALID_METHOD` (the error's `rawPacket`) and
- * the offset of the failing byte (`bytesParsed`), returns a copy of the unparsed bytes from the start of the offending
- * `LIST` request line to the end of the packet, or undefined when the rejected request line is not a `LIST` (the
- * caller then answers 400 as before; a packet that ends within `LIST ` counts as a `LIST`). Everything before that start was already parsed (and dispatched, for pipelined
- * requests) by node:http. When the line began in an earlier packet (`LI` | `ST /...`), the consumed method prefix is
- * restored: llhttp fails at the same byte of the method whatever the packet boundaries.
+ * the offset of the failing byte (`bytesParsed`), returns a copy of the unparsed bytes from the first byte of the
+ * offending `LIST` request line to the end of the packet — or undefined, and the caller answers 400 and closes,
+ * whenever that first byte cannot be proven to be where the request starts.
  *
- * One ambiguity is accepted: a request line `UNLIST ...` split exactly after `UN` cannot be told from `LIST` (the
- * `UN` was consumed in an earlier packet); it is then served as the `LIST` the client nearly sent.
+ * The proof does not look for a line end before `LIST` (after a request with a body, the byte before the next request
+ * line is the body's last byte, anything at all). It rests on llhttp itself:
+ *
+ * - llhttp only parses a method at a request boundary: after the previous request's header section and its whole
+ *   body, delimited by Content-Length or chunked encoding (and any empty lines it skips there). So
+ *   `HPE_INVALID_METHOD` at offset `e` means a request began `k` bytes before `e`, `k` being the length of the method
+ *   prefix llhttp accepted before failing.
+ * - llhttp fails on `LIST` at its `S` (`e` = start + 2). Its method table (HTTP, RTSP and ICE methods) has exactly
+ *   two prefixes that end in `LI` — `LI` (LINK) and `UNLI` (UNLINK) — so `LI` then `S` at `e` means the request began
+ *   at `e - 2`, or at `e - 4` for an `UNLIST`. The two differ only when the two bytes before `LI` are `UN`.
+ * - Those two bytes, when in this packet, decide: anything but `UN` proves the start at `e - 2`. `UN` is an
+ *   `UNLIST`, or a previous body that happens to end in `UN`: the boundary is not provable, so undefined (400).
+ *   `xN` with the `x` in an earlier packet is treated the same way.
+ * - When the method began in an earlier packet (the packet starts at `IST…` or `ST…`, or `LI` is its first byte), the
+ *   bytes before are gone: the request boundary is still the one llhttp found, and the method prefix it consumed is
+ *   taken to be the rest of `LIST`. One approximation is accepted there: a client that splits a method that is no
+ *   method at all (`UNLIST` after `UN`, `PRIST` after `PR`, `MOST` after `MO`, …) exactly there is served the `LIST`
+ *   the bytes spell — framed exactly as those bytes frame it, answered and logged like any `LIST`.
+ *
+ * A packet that ends inside `LIST ` counts as a `LIST`: the rewriter holds the incomplete line and, should it turn
+ * out to be another method (`LISTEN`), passes it on for the new parser to reject.
  */
 export function listRequestFromParseError(packet: Buffer, errorAt: number): Buffer | undefined {
-  if (!Number.isSafeInteger(errorAt) || errorAt < 0 || errorAt > packet.length) return undefined;
+  // llhttp fails on `LIST` at the `S`, which is in this packet.
+  if (!Number.isSafeInteger(errorAt) || errorAt < 0 || errorAt >= packet.length || packet[errorAt] !== S) return undefined;
   const start = errorAt - LLHTTP_LIST_ERROR_OFFSET;
   let bytes: Buffer;
   if (start >= 0) {
-    // The method is the first token of a request line: what precedes it in the packet is a line end (or nothing).
-    if (start > 0 && packet[start - 1] !== LF) return undefined;
+    // The two bytes before `LI`, as far as they are in this packet: `UN` (or a lone `N` first) is not provable.
+    if (start >= 2 && packet[start - 2] === U && packet[start - 1] === N) return undefined;
+    if (start === 1 && packet[0] === N) return undefined;
     bytes = Buffer.from(packet.subarray(start));
   } else {
     bytes = Buffer.concat([LIST_PREFIX.subarray(0, -start), packet]);
   }
-  // The packet may end inside `LIST ` (`LIS` | `T /...`): a prefix is enough, the rewriter holds the incomplete line
-  // and, should it turn out to be another method, passes it on for the new parser to reject.
   const n = Math.min(bytes.length, LIST_PREFIX.length);
   return bytes.subarray(0, n).equals(LIST_PREFIX.subarray(0, n)) ? bytes : undefined;
 }
@@ -358,6 +379,9 @@ export class ListRewritingStream extends Duplex {
   /** The rewriter for this connection's inbound bytes. */
   readonly rewriter = new ListRequestRewriter();
 
+  /** Set by {@link discardInput}: inbound bytes are dropped instead of delivered. */
+  private discarding = false;
+
   /**
    * `initial`: bytes the connection already sent that no parser has consumed (the rest of the packet in which
    * llhttp rejected a `LIST`, see {@link listRequestFromParseError}); they are rewritten and delivered first.
@@ -371,6 +395,7 @@ export class ListRewritingStream extends Duplex {
       if (bytes !== undefined && bytes.length > 0) this.push(bytes);
     }
     socket.on('data', (chunk: Buffer) => {
+      if (this.discarding) return;
       const pieces = this.rewriter.push(chunk);
       // One push per socket read: the HTTP parser then runs once per chunk, not once per header line.
       const bytes = this.rewriter.lastPushUnchanged ? chunk : pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
@@ -388,6 +413,16 @@ export class ListRewritingStream extends Duplex {
   }
 
   override _read(): void {
+    this.socket.resume();
+  }
+
+  /**
+   * Stops delivering inbound bytes for good (the connection is being refused: no further request may be parsed):
+   * what the socket sends from now on is read and dropped, so the peer's end of the connection is still seen.
+   * Bytes already delivered stay with the reader. Writing is unaffected.
+   */
+  discardInput(): void {
+    this.discarding = true;
     this.socket.resume();
   }
 

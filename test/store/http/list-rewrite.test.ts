@@ -305,13 +305,99 @@ test('listRequestFromParseError: the unparsed bytes from the LIST line on, or un
     ['UNLIST /v1/x HTTP/1.1\r\n\r\n', 4],
     ['LISTEN /v1/x HTTP/1.1\r\n\r\n', 2],
     ['BREW /x HTTP/1.1\r\n\r\n', 1],
+    ['LIXT /x HTTP/1.1\r\n\r\n', 2],
     [list, 3],
     [list, -1],
     [list, 2.5],
+    [list, list.length],
     [list, list.length + 1],
   ] as const) {
     assert.equal(listRequestFromParseError(b(bytes), at), undefined, `${bytes} @ ${String(at)}`);
   }
+});
+
+test('listRequestFromParseError: a LIST right after a body is found at the true boundary, whatever the body ends with', () => {
+  const list = 'LIST /v1/x HTTP/1.1\r\n\r\n';
+  const put = (body: string): string => `PUT /v1/a HTTP/1.1\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+  for (const body of ['{"a":1}', 'x', 'x\nLIST ', 'LI', 'N', 'xN', 'U', 'NU', '\r\n']) {
+    const packet = put(body) + list;
+    assert.equal(listRequestFromParseError(b(packet), put(body).length + 2)?.toString('latin1'), list, JSON.stringify(body));
+  }
+  // Chunked: the boundary follows the last chunk's CRLF.
+  const chunked = 'POST /v1/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n';
+  assert.equal(listRequestFromParseError(b(chunked + list), chunked.length + 2)?.toString('latin1'), list);
+  // Two bytes `UN` before it: an UNLIST, or a body ending in `UN` — the start cannot be proven.
+  assert.equal(listRequestFromParseError(b(put('xUN') + list), put('xUN').length + 2), undefined);
+  assert.equal(listRequestFromParseError(b(put('UN') + list), put('UN').length + 2), undefined);
+  // Only `N` of them in this packet (`U` may end the previous one): not provable either; any other byte is.
+  assert.equal(listRequestFromParseError(b(`N${list}`), 3), undefined);
+  assert.equal(listRequestFromParseError(b(`}${list}`), 3)?.toString('latin1'), list);
+  assert.equal(listRequestFromParseError(b(`\n${list}`), 3)?.toString('latin1'), list);
+});
+
+test('listRequestFromParseError agrees with node:http on pipelined packets: bodies, chunked bodies, UNLIST', async () => {
+  const seen: { packet: Buffer; at: number; code: string }[] = [];
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.end());
+  });
+  server.on('clientError', (err: Error & { code?: string; rawPacket?: Buffer; bytesParsed?: number }, socket: net.Socket) => {
+    if (err.rawPacket !== undefined && err.bytesParsed !== undefined) seen.push({ packet: err.rawPacket, at: err.bytesParsed, code: err.code ?? '' });
+    socket.destroy();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  const list = 'LIST /v1/x HTTP/1.1\r\nHost: a\r\n\r\n';
+  const put = (body: string): string => `PUT /v1/a HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+  const chunked = 'POST /v1/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n';
+  const send = async (data: string): Promise<void> => {
+    const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
+    await new Promise((r) => socket.once('connect', r));
+    socket.on('data', () => undefined);
+    socket.write(data);
+    await new Promise((r) => socket.once('close', r));
+  };
+  try {
+    for (const data of [put('{"a":1}') + list, put('x\nLIST ') + list, chunked + list, `${put('z')}\r\n${list}`]) await send(data);
+    for (const data of [put('xUN') + list, `UNLIST /v1/x HTTP/1.1\r\nHost: a\r\n\r\n`, put('x') + 'UNLIST /v1/x HTTP/1.1\r\n\r\n']) await send(data);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+  assert.equal(seen.length, 7);
+  for (const e of seen) assert.equal(e.code, 'HPE_INVALID_METHOD');
+  for (const e of seen.slice(0, 4)) assert.equal(listRequestFromParseError(e.packet, e.at)?.toString('latin1'), list);
+  for (const e of seen.slice(4)) assert.equal(listRequestFromParseError(e.packet, e.at), undefined);
+});
+
+test('ListRewritingStream.discardInput: nothing the socket sends afterwards is delivered; the end still is', async () => {
+  const delivered: string[] = [];
+  const seen = { ended: false };
+  const sockets: net.Socket[] = [];
+  const netServer = net.createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.push(socket);
+    const stream = new ListRewritingStream(socket);
+    stream.on('data', (d: Buffer) => {
+      delivered.push(d.toString('latin1'));
+      stream.discardInput();
+    });
+    stream.on('end', () => (seen.ended = true));
+  });
+  await new Promise<void>((r) => netServer.listen(0, '127.0.0.1', r));
+  const { port } = netServer.address() as net.AddressInfo;
+  const client = net.connect({ port, host: '127.0.0.1', noDelay: true });
+  await new Promise((r) => client.once('connect', r));
+  client.write('LIST /v1/a HTTP/1.1\r\n');
+  await new Promise((r) => setTimeout(r, 30));
+  client.write('LIST /v1/b HTTP/1.1\r\n');
+  await new Promise((r) => setTimeout(r, 30));
+  client.end();
+  const deadline = Date.now() + 1_000;
+  while (!seen.ended && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  client.destroy();
+  for (const s of sockets) s.destroy();
+  await new Promise((r) => netServer.close(r));
+  assert.deepEqual(delivered, ['GET /v1/a?list=true HTTP/1.1\r\n']);
+  assert.equal(seen.ended, true);
 });
 
 test('listRequestFromParseError agrees with where node:http really stops on LIST (any split of the method)', async () => {
