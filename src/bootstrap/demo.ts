@@ -1,6 +1,7 @@
 /**
  * The README's first command: a self-contained tour of the whole boot flow on a throw-away store. Starts `serve`
- * (this same CLI, as a process) in a temp folder, uses the software-only `hooks/ikm-dev` with a random demo IKM,
+ * (this same program, as a process: see src/self-exec.ts) in a temp folder, writes the software-only `hooks/ikm-dev`
+ * shipped inside the program (src/assets.ts) into that folder and uses it with a random demo IKM,
  * bootstraps, proves the key file holds no plaintext share, restarts the store (sealed, as after a reboot),
  * bootstraps again, then writes and reads a secret through a token made with the token-issuing token. Cleans up
  * whatever happens. Every step is checked; the demo fails (DEMO_FAILED) if any check does not hold.
@@ -18,13 +19,14 @@ import { VaultClient } from '../vault/client.js';
 import { parseTokenAuth } from '../vault/types.js';
 import { runBootstrap, keyFileLocation } from './flow.js';
 import { startStoreProcess, type StoreProcess } from './store-process.js';
+import { installHooks } from '../assets.js';
 
 /** Inputs of {@link runDemo}. */
 export interface DemoOptions {
-  /** The compiled CLI entry, spawned as `serve`. */
-  cliMain: string;
-  /** The `ikm-dev` hook. */
-  hookPath: string;
+  /** The program spawned as `serve`, as `[file, ...argumentPrefix]` (default: this same program). */
+  command?: readonly [string, ...string[]];
+  /** The `ikm-dev` hook to use (default: the one shipped in the program, written into the demo's temp folder). */
+  hookPath?: string;
   env: NodeJS.ProcessEnv;
   /** Step lines (stdout). */
   out: (text: string) => void;
@@ -75,9 +77,16 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         {},
         root,
       );
-    const hook = (): HookIkmSource => new HookIkmSource({ path: options.hookPath, env: hookEnv });
+    let hookPath = options.hookPath ?? '';
+    const hook = (): HookIkmSource => new HookIkmSource({ path: hookPath, env: hookEnv });
+    const storeOptions = { ...(options.command === undefined ? {} : { command: options.command }), dataDir, env: options.env };
 
     store = await step('start the embedded store (secretstore-setup serve) in a temp folder', async () => {
+      if (options.hookPath === undefined) {
+        await installHooks(join(root, 'hooks'), { hooks: ['ikm-dev'] });
+        hookPath = join(root, 'hooks', 'ikm-dev');
+        out(`      hooks/ikm-dev written to ${hookPath} (shipped in the program)\n`);
+      }
       const ikm = randomBytes(32);
       const hex = Buffer.from(ikm.toString('hex') + '\n', 'latin1');
       try {
@@ -86,7 +95,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         wipe(ikm, hex);
       }
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
-      const s = await startStoreProcess({ cliMain: options.cliMain, dataDir, env: options.env });
+      const s = await startStoreProcess(storeOptions);
       out(`      store at ${s.url}, data in ${dataDir}\n`);
       return s;
     });
@@ -128,7 +137,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     await step('restart the store (it comes back sealed, as after a reboot)', async () => {
       const old = store;
       await old?.stop();
-      store = await startStoreProcess({ cliMain: options.cliMain, dataDir, env: options.env });
+      store = await startStoreProcess(storeOptions);
       const health = await new VaultClient({ address: store.url }).health();
       check(health.status === 503 && health.sealed, 'the restarted store is sealed');
       out(`      store back at ${store.url}, sealed\n`);

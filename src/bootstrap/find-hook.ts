@@ -1,4 +1,8 @@
-/** Locating the sample hooks shipped in `hooks/` beside the compiled program (for the demo, tests and bench). */
+/**
+ * Locating the sample hooks shipped in `hooks/` beside the compiled program (for the tests and bench). The program
+ * itself does not look for them: it writes them out from its assets (src/assets.ts; `hooks install`, the demo),
+ * which also works from the single executable, where no `hooks/` folder exists.
+ */
 import { access, constants } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SecretStoreError } from '../errors.js';
@@ -18,5 +22,8 @@ export async function findHook(start: string, name: string): Promise<string> {
     if (parent === dir) break;
     dir = parent;
   }
-  throw new SecretStoreError('CONFIG', `cannot find hooks/${name} near the program; run the demo from the installed package`);
+  throw new SecretStoreError(
+    'CONFIG',
+    `cannot find hooks/${name} near the program; write the sample hooks out with "secretstore-setup hooks install DIR"`,
+  );
 }

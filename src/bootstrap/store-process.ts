@@ -1,14 +1,20 @@
 /**
  * Runs `secretstore-setup serve` as a separate process (the demo and the tests do): the boot flow never imports
  * the store, it only talks HTTP to whatever answers. Waits for the `listening on URL` line on stdout.
+ *
+ * Which program: `command` when given; else node + `cliMain` when given (the tests' compiled CLI); else this same
+ * program ({@link selfCommand}: node + main.js, node + the bundle, or the single executable alone).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { SecretStoreError } from '../errors.js';
+import { selfCommand } from '../self-exec.js';
 
 /** Options of {@link startStoreProcess}. */
 export interface StoreProcessOptions {
-  /** The compiled CLI entry (`.../src/cli/main.js`). */
-  cliMain: string;
+  /** The program as `[file, ...argumentPrefix]` (default: this program, {@link selfCommand}). */
+  command?: readonly [string, ...string[]];
+  /** Shorthand for `command: [process.execPath, cliMain]` (the compiled CLI entry, `.../src/cli/main.js`). */
+  cliMain?: string;
   /** The store's data folder. */
   dataDir: string;
   /** `HOST:PORT` (default `127.0.0.1:0`). */
@@ -38,7 +44,8 @@ const LISTENING = /listening on (https?:\/\/[^\s]+)/;
 /** Starts serve and resolves once it listens. */
 export function startStoreProcess(options: StoreProcessOptions): Promise<StoreProcess> {
   const listen = options.listen ?? '127.0.0.1:0';
-  const child = spawn(process.execPath, [options.cliMain, 'serve', '--data', options.dataDir, '--listen', listen, ...(options.args ?? [])], {
+  const [file, ...prefix] = options.command ?? (options.cliMain !== undefined ? [process.execPath, options.cliMain] : selfCommand());
+  const child = spawn(file, [...prefix, 'serve', '--data', options.dataDir, '--listen', listen, ...(options.args ?? [])], {
     env: options.env ?? process.env,
     stdio: ['pipe', 'pipe', 'pipe'],
   });

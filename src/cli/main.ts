@@ -23,7 +23,7 @@ function topLevelHelp(): string {
     ...lines,
     '',
     `With no command, runs "${DEFAULT_COMMAND}". Every command takes --help, --log-level debug|info|warn|error`,
-    'and --log-format text|json.',
+    'and --log-format text|json. --version (or -V) prints the version.',
     '',
   ].join('\n');
 }
@@ -57,7 +57,8 @@ export async function main(argv: string[], signal: AbortSignal): Promise<number>
     process.stdout.write(topLevelHelp());
     return 0;
   }
-  if (first === '--version') argv = ['version'];
+  // `--version` and `-V` are spellings of the `version` command (`secretstore-setup --version` exits 0).
+  if (first === '--version' || first === '-V') return main(['version', ...argv.slice(1)], signal);
   const named = first !== undefined && !first.startsWith('-');
   const name = named ? first : DEFAULT_COMMAND;
   const rest = named ? argv.slice(1) : argv;

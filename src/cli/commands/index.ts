@@ -22,4 +22,5 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'protect', summary: 'encrypt a secret file at rest with the IKM hook', load: async () => (await import('./protect.js')).protectCommand },
   { name: 'unprotect', summary: 'decrypt a file protected with protect', load: async () => (await import('./unprotect.js')).unprotectCommand },
   { name: 'demo', summary: 'run the whole boot flow on a throw-away store', load: async () => (await import('./demo.js')).demoCommand },
+  { name: 'hooks', summary: 'write the sample IKM hooks out to a folder (hooks install DIR), or list them', load: async () => (await import('./hooks.js')).hooksCommand },
 ];
