@@ -23,4 +23,28 @@ export default tseslint.config(
       ],
     },
   },
+  // The layering (docs/architecture.md): src/cli sits on top and nothing imports it back; the store never imports
+  // the boot flow or EdgeX's duties (they talk to it over HTTP); src/edgex never imports the boot flow.
+  {
+    files: ['src/vmk/**', 'src/keyfile/**', 'src/vault/**', 'src/bootstrap/**', 'src/protect/**', 'src/recovery/**', 'src/config/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/cli/*', '**/cli/**'], message: 'only src/cli imports src/cli' }] }] },
+  },
+  {
+    files: ['src/edgex/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/cli/*', '**/cli/**', '**/bootstrap/*'], message: 'src/edgex is called by the boot flow and the CLI; it imports neither' }] },
+      ],
+    },
+  },
+  {
+    files: ['src/store/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/cli/*', '**/cli/**', '**/bootstrap/*', '**/edgex/*', '**/edgex/**'], message: 'the store imports nothing from the boot flow, EdgeX duties or the CLI' }] },
+      ],
+    },
+  },
 );

@@ -42,11 +42,11 @@ const SUBCOMMANDS: Record<string, () => Promise<Sub>> = {
   convert: async () => (await import('./keys-convert.js')).keysConvert,
   rewrap: async () => (await import('./keys-rewrap.js')).keysRewrap,
   escrow: async () => {
-    const m = await import('../../recovery/escrow-command.js');
+    const m = await import('./keys-escrow.js');
     return (c) => m.runEscrow(c, c.argv);
   },
   recover: async () => {
-    const m = await import('../../recovery/recover-command.js');
+    const m = await import('./keys-recover.js');
     return (c) => m.runRecover(c, c.argv);
   },
 };

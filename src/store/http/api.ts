@@ -11,6 +11,8 @@ import type { JsonObject, LogicalRequest, Operation } from '../logical.js';
 import type { Storage } from '../storage/storage.js';
 import type { AclPort, LogicalPort, RouteTarget, SealPort, TokenView } from './ports.js';
 import {
+  bodyLimitForPath,
+  SEAL_BODY_LIMIT,
   checkPatchContentType,
   operationFor,
   parseJsonBody,
@@ -21,6 +23,9 @@ import {
 } from './request.js';
 import { errorResult, noContent, renderError, renderLogical, type ApiResult } from './response.js';
 import { SYS_HANDLERS, type SysServices } from './sys-handlers.js';
+
+// The listener's half of the per-endpoint body limit: the limit before reading (and the answer over it, below).
+export { bodyLimitFor } from './request.js';
 
 /** Dependencies of {@link StoreApi}. */
 export interface StoreApiOptions {
@@ -73,6 +78,11 @@ export class StoreApi {
     try {
       const target = parseTarget(req.target);
       path = target.path;
+      // The seal endpoints' small limit holds here too, whatever the listener read (it enforces `--max-body`). Decided
+      // before anything parses the body; a body within the small limit (nearly all) needs no further look.
+      if (req.body.length > SEAL_BODY_LIMIT && req.body.length > bodyLimitForPath(req.method, path, Number.POSITIVE_INFINITY)) {
+        return { result: tooLarge(path), path };
+      }
       if (path === undefined) return { result: errorResult(404, []), path };
       const pending = this.dispatch(req, path, target.query);
       return { result: pending instanceof Promise ? await pending : pending, path };
@@ -222,6 +232,29 @@ export class StoreApi {
       if (!(err instanceof StoreApiError)) this.options.onInternalError?.(err);
     }
   }
+}
+
+/**
+ * Vault's 413 for a body over the limit: the seal endpoints' handlers decode with `parseJSONRequest`, which words it
+ * `failed to parse JSON input: http: request body too large`; every other path answers `error parsing JSON`.
+ */
+function tooLarge(path: string | undefined): ApiResult {
+  if (path !== undefined && SYS_HANDLERS.has(path)) return errorResult(413, ['failed to parse JSON input: http: request body too large']);
+  return errorResult(413, ['error parsing JSON']);
+}
+
+/**
+ * What the listener answers when a body exceeds {@link bodyLimitFor}'s limit for `target` (it stops reading then):
+ * 413 with Vault's message for that endpoint. Never throws.
+ */
+export function bodyTooLargeResult(target: string): ApiResult {
+  let path: string | undefined;
+  try {
+    path = parseTarget(target).path;
+  } catch {
+    path = undefined;
+  }
+  return tooLarge(path);
 }
 
 /** `sys/capabilities-self`: the caller's capabilities on `path` or each of `paths` (Vault's response shape). */

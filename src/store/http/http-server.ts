@@ -15,7 +15,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Logger } from '../../log.js';
-import type { StoreApi } from './api.js';
+import { bodyLimitFor, bodyTooLargeResult, type StoreApi } from './api.js';
 import { ListRewritingStream, listRequestFromParseError } from './list-rewrite.js';
 import type { ApiRequest } from './request.js';
 import type { ApiResult } from './response.js';
@@ -388,7 +388,7 @@ export class StoreHttpServer {
         // pipelined after this one would get no answer (the connection closes after it): none may be executed.
         res.shouldKeepAlive = false;
         if (state !== undefined) state.refusing = true;
-        write(res, { status: 413, body: { errors: ['error parsing JSON'] } }, false);
+        write(res, bodyTooLargeResult(req.url ?? '/'), false);
         return;
       }
       const apiReq: ApiRequest = {
@@ -421,7 +421,8 @@ export class StoreHttpServer {
     // A request without a body (every plain GET) is answered without waiting for a body promise.
     if (hasNoBody(req)) respond(EMPTY_BODY);
     else
-      readBody(req, maxBody).then(respond, () => {
+      // The limit is the endpoint's (small for the unauthenticated seal endpoints), decided before a byte is read.
+      readBody(req, bodyLimitFor(method, req.url ?? '/', maxBody)).then(respond, () => {
         // The body never arrived in full (the peer went away, or the connection was refused mid-body): not executed,
         // not answered. Logged with the refusal's status, else 499 (the peer closed), not node:http's default 200.
         res.statusCode = state?.refusedStatus ?? 499;

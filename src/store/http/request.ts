@@ -1,9 +1,27 @@
 /**
  * The transport-independent request the store's API handles, and the parsing rules Vault applies to build it:
- * the `/v1/` path, query, token headers, the method → operation mapping and the JSON body.
+ * the `/v1/` path, query, token headers, the method → operation mapping and the JSON body, with the bounds every
+ * body is held to — a size limit per endpoint (decided from the request line, before the body is read) and a
+ * nesting limit (checked before the body is parsed).
  */
 import { StoreApiError } from '../api-error.js';
 import type { JsonObject, Operation } from '../logical.js';
+
+/** Vault's default `max_request_size` (32 MiB): the body limit of the logical endpoints unless `--max-body` says otherwise. */
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The body limit of the seal endpoints (sys/init, sys/unseal, sys/generate-root/*, sys/rekey/* and the bodyless
+ * sys/seal, seal-status, health, leader): unauthenticated, answered while sealed, and their largest legitimate body
+ * (an init with 255 PGP keys aside, which this server refuses) is well under a kilobyte.
+ */
+export const SEAL_BODY_LIMIT = 64 * 1024;
+
+/**
+ * Deepest JSON nesting a request body may have: Vault's default `max_json_depth` (500; the body's own object is
+ * level 1). Deeper documents would exhaust the stack of the recursive walks (serialization, merge, freezing) later.
+ */
+export const MAX_JSON_DEPTH = 500;
 
 /** One HTTP request as the API sees it (already read from the socket, body size-limited). */
 export interface ApiRequest {
@@ -103,9 +121,13 @@ export function checkPatchContentType(contentType: string | undefined): void {
   }
 }
 
-/** Parses a JSON request body: empty means `{}`; anything but a JSON object is Vault's 400 `error parsing JSON`. */
+/**
+ * Parses a JSON request body: empty means `{}`; anything but a JSON object, or one nested deeper than
+ * {@link MAX_JSON_DEPTH}, is Vault's 400 `error parsing JSON` (the depth is checked on the bytes, before parsing).
+ */
 export function parseJsonBody(body: Buffer): JsonObject {
   if (body.length === 0 || body.every((b) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09)) return {};
+  if (jsonNestingExceeds(body, MAX_JSON_DEPTH)) throw new StoreApiError(400, 'error parsing JSON');
   let value: unknown;
   try {
     value = JSON.parse(body.toString('utf8'));
@@ -121,4 +143,71 @@ export function queryAsData(query: Record<string, string>): JsonObject {
   const data: JsonObject = {};
   for (const [k, v] of Object.entries(query)) if (k !== 'list') data[k] = v;
   return data;
+}
+
+/**
+ * Whether the JSON text in `bytes` opens more than `limit` containers (`{`, `[`) at once, counting outside strings
+ * only (escapes skipped), or closes one it never opened (never JSON). One pass, no allocation, no recursion; other
+ * malformed input gives some answer and is rejected by the parser anyway. UTF-8 multi-byte sequences never contain
+ * an ASCII byte, so scanning bytes is exact.
+ */
+export function jsonNestingExceeds(bytes: Uint8Array, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  const n = bytes.length;
+  for (let i = 0; i < n; i++) {
+    const b = bytes[i];
+    if (inString) {
+      if (b === 0x5c) i++;
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) {
+      inString = true;
+    } else if (b === 0x7b || b === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (b === 0x7d || b === 0x5d) {
+      // A closer without an opener is never JSON: refuse it here rather than let the count go negative.
+      if (--depth < 0) return true;
+    }
+  }
+  return false;
+}
+
+/** Whether `path` is `base` itself or below it. */
+function isUnder(path: string, base: string): boolean {
+  return path.startsWith(base) && (path.length === base.length || path.charCodeAt(base.length) === 0x2f);
+}
+
+/** The bodyless seal endpoints and the ones whose handlers read a small JSON body (exact API paths). */
+const SEAL_PATHS: ReadonlySet<string> = new Set(['sys/init', 'sys/unseal', 'sys/seal', 'sys/seal-status', 'sys/health', 'sys/leader']);
+
+/** Whether `path` (after `/v1/`, a trailing slash ignored) is one of the seal endpoints of {@link SEAL_BODY_LIMIT}. */
+export function isSealEndpoint(path: string): boolean {
+  const p = path.endsWith('/') ? path.slice(0, -1) : path;
+  return SEAL_PATHS.has(p) || isUnder(p, 'sys/generate-root') || isUnder(p, 'sys/rekey') || isUnder(p, 'sys/rekey-recovery-key');
+}
+
+/**
+ * The body limit for an already parsed API path (`undefined` = not an API path): the small seal limit for the seal
+ * endpoints and for requests no endpoint reads a body of (not under `/v1/`, or a method no logical path serves),
+ * else `serverMax`; never more than `serverMax`.
+ */
+export function bodyLimitForPath(method: string, path: string | undefined, serverMax: number): number {
+  const small = Math.min(SEAL_BODY_LIMIT, serverMax);
+  if (path === undefined || isSealEndpoint(path)) return small;
+  return operationFor(method, {}) === undefined ? small : serverMax;
+}
+
+/**
+ * How many body bytes the API accepts for a request, decided from its method and raw target alone so the listener
+ * can refuse (413) before reading the body: see {@link bodyLimitForPath}. A target that cannot be decoded (a 400
+ * whatever the body) gets the small limit. Never throws; `serverMax` is the listener's `--max-body`.
+ */
+export function bodyLimitFor(method: string, target: string, serverMax: number): number {
+  let path: string | undefined;
+  try {
+    path = parseTarget(target).path;
+  } catch {
+    return Math.min(SEAL_BODY_LIMIT, serverMax);
+  }
+  return bodyLimitForPath(method, path, serverMax);
 }

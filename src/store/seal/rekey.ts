@@ -4,7 +4,7 @@
  * so old shares stop working at once. Vault's statuses, checks and messages; PGP and verification unsupported.
  */
 import { AES_KEY_LENGTH, randomBytes, wipe } from '../../crypto.js';
-import { badRequest, sealedError, StoreApiError } from '../api-error.js';
+import { badRequest, sealedError } from '../api-error.js';
 import { split } from '../shamir.js';
 import type { SealCore } from './core-context.js';
 import { decodeKey, keyLengthProblem } from './key-input.js';
@@ -49,9 +49,12 @@ export class Rekey {
     if (pgpKeys.length > 0 && pgpKeys.length !== shares) throw badRequest('incorrect number of PGP keys for rekey');
     if (pgpKeys.length > 0) throw badRequest('pgp_keys are not supported by this server; omit them to receive the new shares in clear');
     if (verify) throw badRequest('require_verification is not supported by this server');
+    // Vault's Core.RekeyInit checks this first, in its own words.
+    if (threshold > shares) throw badRequest('provided threshold greater than the total shares');
     const problem = sealConfigProblem(shares, threshold, 0);
-    // Vault answers an invalid rekey configuration with 500 (logical.CodedError(StatusInternalServerError, …)).
-    if (problem !== undefined) throw new StoreApiError(500, `invalid rekey seal configuration: ${problem}`);
+    // Vault's message; Vault codes it 500 (CodedError(StatusInternalServerError, …)), but it is the client's mistake
+    // (e.g. `{}`: no shares or threshold), and a client mistake here is always a 400.
+    if (problem !== undefined) throw badRequest(`invalid rekey seal configuration: ${problem}`);
     if (core.isSealed()) throw sealedError();
     if (this.target !== undefined) throw badRequest('rekey already in progress');
     this.progress.clear();
@@ -95,9 +98,11 @@ export class Rekey {
 
       const result = await recoverRootKey(core.physical, this.progress.take(), config.secret_threshold);
       if (!result.ok) {
-        if (result.reason === 'combine') throw new StoreApiError(500, `failed to compute root key: ${result.message}`);
-        if (result.reason === 'key-size') throw new StoreApiError(500, `failed to setup unseal key: crypto/aes: invalid key size ${result.size}`);
-        throw new StoreApiError(500, `failed to read root key: invalid key: ${STORED_KEYS_AUTH_FAILED}`);
+        // Vault's messages; Vault codes these 500, but shares that do not recombine to the unseal key are the
+        // submitters' mistake (as for unseal and generate-root, which answer 400).
+        if (result.reason === 'combine') throw badRequest(`failed to compute root key: ${result.message}`);
+        if (result.reason === 'key-size') throw badRequest(`failed to setup unseal key: crypto/aes: invalid key size ${result.size}`);
+        throw badRequest(`failed to read root key: invalid key: ${STORED_KEYS_AUTH_FAILED}`);
       }
       const newUnsealKey = randomBytes(AES_KEY_LENGTH);
       let shares: Buffer[] = [];

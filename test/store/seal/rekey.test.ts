@@ -70,7 +70,7 @@ test('rekey to a single key (1/1) returns the raw 32-byte unseal key', async () 
   await unsealWith(manager, newKeys);
 });
 
-test('rekey errors: validation (500 as Vault), unsupported options, wrong shares (500), sealed, uninitialized', async () => {
+test('rekey errors: validation (400: Vault says 500), unsupported options, wrong shares (400), sealed, uninitialized', async () => {
   const m = await SealManager.open(new MemoryStorage(), OPTIONS);
   throwsApi(() => m.rekeyStatus(), 400, ['server is not yet initialized']);
   const { manager, keys } = await initializedStore(3, 2);
@@ -78,8 +78,9 @@ test('rekey errors: validation (500 as Vault), unsupported options, wrong shares
   throwsApi(() => manager.rekeyInit({ secret_shares: 3, secret_threshold: 2 }), 503, ['Vault is sealed']);
   await rejectsApi(manager.rekeyUpdate({ key: keys[0], nonce: '' }), 503, ['Vault is sealed']);
   await unsealWith(manager, keys.slice(0, 2));
-  throwsApi(() => manager.rekeyInit({ secret_shares: 3, secret_threshold: 4 }), 500, [
-    'invalid rekey seal configuration: threshold cannot be larger than shares',
+  throwsApi(() => manager.rekeyInit({ secret_shares: 3, secret_threshold: 4 }), 400, ['provided threshold greater than the total shares']);
+  throwsApi(() => manager.rekeyInit({ secret_shares: 3, secret_threshold: 1 }), 400, [
+    'invalid rekey seal configuration: threshold must be greater than one for multiple shares',
   ]);
   throwsApi(() => manager.rekeyInit({ secret_shares: 3, secret_threshold: 2, backup: true }), 400, [
     'cannot request a backup of the new keys without providing PGP keys for encryption',
@@ -90,7 +91,7 @@ test('rekey errors: validation (500 as Vault), unsupported options, wrong shares
   const { nonce } = manager.rekeyInit({ secret_shares: 2, secret_threshold: 2 });
   const foreign = split(randomBytes(32), 3, 2).map((b) => b.toString('hex'));
   await manager.rekeyUpdate({ key: foreign[0], nonce });
-  await rejectsApi(manager.rekeyUpdate({ key: foreign[1], nonce }), 500, [
+  await rejectsApi(manager.rekeyUpdate({ key: foreign[1], nonce }), 400, [
     'failed to read root key: invalid key: failed to decrypt keys from storage: cipher: message authentication failed',
   ]);
   assert.equal(manager.rekeyStatus().progress, 0, 'progress cleared, operation kept');

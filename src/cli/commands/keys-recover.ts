@@ -5,14 +5,14 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import type { CommandContext } from '../cli/command.js';
-import { SecretStoreError, describeCause } from '../errors.js';
-import { wipe } from '../crypto.js';
-import { HookIkmSource } from '../vmk/ikm-hook.js';
-import { type InitSecrets, inspectKeyFile, wipeInitSecrets, writeKeyFile } from '../keyfile/keyfile.js';
-import { describeSummary, locationFrom, otherHookOptions, parseEncryptedFormat, parseKeysArgs, withIkm } from '../cli/commands/keys-common.js';
-import { decryptWithIdentities, parseIdentityFile } from './age.js';
-import { parseEscrow } from './escrow-format.js';
+import type { CommandContext } from '../command.js';
+import { SecretStoreError, describeCause } from '../../errors.js';
+import { wipe } from '../../crypto.js';
+import { HookIkmSource } from '../../vmk/ikm-hook.js';
+import { type InitSecrets, inspectKeyFile, wipeInitSecrets, writeKeyFile } from '../../keyfile/keyfile.js';
+import { describeSummary, locationFrom, otherHookOptions, parseEncryptedFormat, parseKeysArgs, withIkm } from './keys-common.js';
+import { decryptWithIdentities, parseIdentityFile } from '../../recovery/age.js';
+import { parseEscrow } from '../../recovery/escrow-format.js';
 
 /** Help text of `keys recover`. */
 export const RECOVER_USAGE = `Usage: secretstore-setup keys recover --dir DIR --identity FILE --in FILE --new-hook PATH [--format v2|edgex] [--replace]

@@ -5,14 +5,14 @@
  * (decrypt it with `age -d -i key.txt` or `keys recover`), written atomically, mode 0600.
  */
 import { basename, isAbsolute, resolve } from 'node:path';
-import type { CommandContext } from '../cli/command.js';
-import { SecretStoreError } from '../errors.js';
-import { wipe } from '../crypto.js';
-import { type InitSecrets, keyFilePaths, readKeyFile, wipeInitSecrets } from '../keyfile/keyfile.js';
-import { writeFileAtomic } from '../keyfile/atomic-write.js';
-import { locationFrom, parseKeysArgs, requireHook, requireKeyFile, withIkm } from '../cli/commands/keys-common.js';
-import { checkRecipient, encryptToRecipients } from './age.js';
-import { serializeEscrow } from './escrow-format.js';
+import type { CommandContext } from '../command.js';
+import { SecretStoreError } from '../../errors.js';
+import { wipe } from '../../crypto.js';
+import { type InitSecrets, keyFilePaths, readKeyFile, wipeInitSecrets } from '../../keyfile/keyfile.js';
+import { writeFileAtomic } from '../../keyfile/atomic-write.js';
+import { locationFrom, parseKeysArgs, requireHook, requireKeyFile, withIkm } from './keys-common.js';
+import { checkRecipient, encryptToRecipients } from '../../recovery/age.js';
+import { serializeEscrow } from '../../recovery/escrow-format.js';
 
 /** Help text of `keys escrow`. */
 export const ESCROW_USAGE = `Usage: secretstore-setup keys escrow --dir DIR --recipient AGE_RECIPIENT [--recipient ...] [--out FILE]
