@@ -16,24 +16,52 @@
  * The whole sequence runs under the key-file lock, so concurrent bootstraps never both init, never both write,
  * and never race on generate-root; a loser finds the store initialized and reads the winner's key file. The store
  * is never touched before the key file has been decrypted, so a wrong IKM or a missing hook fails closed.
+ *
+ * Crash safety: what a killed run left in the key folder is removed first (temp files of the marker, the key file
+ * and the lock; a key-file temp that holds the whole shares is adopted instead when no key file exists). On first
+ * boot everything the key-file write does not need the shares for is done before `sys/init`, so that between the
+ * answer and the key file's fsync there is nothing but the write (synchronous: no await, no log line).
+ *
+ * Store restarts: when the store stops answering, or answers with a state behind what this run established (sealed
+ * again after the unseal), the run goes back to waiting — within the same WaitTimeout budget — and resumes from the
+ * store's state with the shares it holds: it never initializes an initialized store and never drops the shares.
  */
 import { SecretStoreError, isSecretStoreError } from '../errors.js';
-import { wipe } from '../crypto.js';
+import { constantTimeEqual, randomBytes, wipe } from '../crypto.js';
 import type { Logger } from '../log.js';
 import type { SecretStoreConfig } from '../config/config.js';
 import type { IkmSource } from '../vmk/ikm-hook.js';
-import { inspectKeyFile, withKeyFileLock, type InitSecrets, type KeyFileLocation } from '../keyfile/keyfile.js';
+import {
+  inspectKeyFile,
+  prepareFirstKeyFile,
+  removeCrashLeftovers,
+  withKeyFileLock,
+  type InitSecrets,
+  type KeyFileLocation,
+} from '../keyfile/keyfile.js';
 import type { VaultClient } from '../vault/client.js';
+import type { InitResponse } from '../vault/types.js';
 import { LazyIkm } from './ikm.js';
 import { makeClients } from './nodes.js';
-import { waitForStore } from './wait.js';
+import { StoreWaiter, type StoreExpectation } from './wait.js';
 import { delay } from '../vault/transport.js';
 import { unsealNode } from './unseal.js';
-import { encryptedNoHook, loadSecrets, saveNewSecrets, saveSecrets, wipeSecrets, type KeyFileAccess } from './key-store.js';
+import {
+  encryptedNoHook,
+  loadSecrets,
+  recoverInterruptedSave,
+  reportAndVerify,
+  saveNewSecrets,
+  saveSecrets,
+  warnPlaintext,
+  wipeSecrets,
+  type KeyFileAccess,
+} from './key-store.js';
 import { generateRootToken, revokeOtherRootTokens } from './root-token.js';
 import { ensureKvMount, type KvMountOutcome } from '../edgex/kv-mount.js';
 import { issueAdminToken } from '../edgex/token-issuer.js';
-import { readInitMarker, removeInitMarker, writeInitMarker, type InitMarker } from './init-marker.js';
+import { INIT_MARKER, readInitMarker, removeInitMarker, writeInitMarker, type InitMarker } from './init-marker.js';
+import { INIT_ATTEMPT_BYTES, attemptHash, httpInitControl, type StoreInitControl } from './init-control.js';
 import { applyEdgexSetup, prepareEdgexSetup, type EdgexSetupPlan, type EdgexSetupResult } from '../edgex/edgex-setup.js';
 
 /** Inputs of {@link runBootstrap}. */
@@ -52,6 +80,11 @@ export interface BootstrapOptions {
    * to regenerate a root token per request); the caller owns and wipes them.
    */
   keepShares?: boolean;
+  /**
+   * How the flow initializes the store and, for a store that records init attempts (the embedded store's contract,
+   * ./init-control.ts), starts over one whose init answer was lost. Default: that contract over HTTP.
+   */
+  initControl?: (client: VaultClient) => StoreInitControl;
 }
 
 /** What a run did, for the command's summary line, tests and the bench. */
@@ -107,16 +140,275 @@ export async function withLockWaiting<T>(
   }
 }
 
-function initializedNoKeyFile(client: VaultClient, loc: KeyFileLocation, marker: InitMarker | undefined): SecretStoreError {
+function initializedNoKeyFile(client: VaultClient, loc: KeyFileLocation, marker: InitMarker | undefined, notStartedOver?: string): SecretStoreError {
   const path = `${loc.dir}/${loc.file ?? 'resp-init.json'}`;
   const crashed =
     marker === undefined ? '' : ` (a previous bootstrap was interrupted during initialization of ${marker.node} at ${marker.time}, before the shares reached the disk)`;
+  const why = notStartedOver === undefined ? '' : `; it was not started over automatically: ${notStartedOver}`;
   return new SecretStoreError(
     'STORE_INITIALIZED_NO_KEYFILE',
-    `the secret store at ${client.address} is already initialized but there is no key file at ${path}${crashed}; ` +
+    `the secret store at ${client.address} is already initialized but there is no key file at ${path}${crashed}${why}; ` +
       'restore the key file (or point TokenFolderPath/TokenFile at it); if its shares are lost the data cannot be unsealed: ' +
       'stop the store, move its data away and rerun to start a new one (see docs/bootstrap.md, "initialized but no key file")',
   );
+}
+
+/** What one run needs, shared by its steps. */
+interface FlowContext {
+  options: BootstrapOptions;
+  config: SecretStoreConfig;
+  log: Logger;
+  signal: AbortSignal | undefined;
+  loc: KeyFileLocation;
+  ikm: LazyIkm;
+  access: KeyFileAccess;
+  clients: VaultClient[];
+  primary: VaultClient;
+  control: StoreInitControl;
+  edgexPlan: EdgexSetupPlan | undefined;
+  started: number;
+}
+
+/** What one run has established so far; kept across the attempts of a run (the store may restart in between). */
+interface RunState {
+  initialState: BootstrapResult['initialState'] | undefined;
+  initialized: boolean;
+  rewritten: BootstrapResult['keyFileRewritten'];
+  /** The shares (and kept root token), once initialized or loaded: never dropped, never re-fetched by a resume. */
+  secrets: InitSecrets | undefined;
+  rootToken: Buffer | undefined;
+  unsealedNodes: string[];
+  /** The node being talked to and what was established about it, for {@link StoreWaiter.resumeAfter}. */
+  node: VaultClient;
+  expected: StoreExpectation;
+  /** The store was started over once in this run (never twice). */
+  startedOver: boolean;
+  /**
+   * The init attempt id of this run (when the store records attempts), reused if init must be sent again, so that
+   * whichever of its inits the store took, the marker names it.
+   */
+  initAttempt: Buffer | undefined;
+  /** An init of this run may have reached the store although its answer was lost (a transport failure). */
+  initUncertain: boolean;
+}
+
+/**
+ * First boot: init and save the shares. Everything the key-file write does not need the shares for (the hook, the
+ * folder, stale temp files, the edgex salt, the temp file itself, the init marker) is done BEFORE `sys/init`, so the
+ * first-boot window — from the store's answer to the key file's fsync, during which the shares exist only in this
+ * process — holds nothing but the write, run synchronously (docs/bootstrap.md, "The first-boot window").
+ */
+async function firstBoot(ctx: FlowContext, run: RunState): Promise<InitSecrets> {
+  const { config, log, loc, access, primary, control, ikm } = ctx;
+  const stale = await inspectKeyFile(loc);
+  if (stale !== undefined) {
+    throw new SecretStoreError(
+      'STORE_KEYFILE_MISMATCH',
+      `the secret store at ${primary.address} is not initialized but a key file already exists at ${stale.path}; ` +
+        'refusing to overwrite it: if the store was reset on purpose move the old key file away and rerun, otherwise check the address',
+    );
+  }
+  // Fetch the IKM BEFORE init: a failing hook must stop us while the store is still untouched.
+  const key = await ikm.get();
+  if (key === undefined) warnPlaintext(access);
+  const prepared = await prepareFirstKeyFile(loc, key === undefined ? { format: 'plaintext' } : { format: config.keyFileFormat, ikm: key });
+  try {
+    if (run.initAttempt === undefined && (await control.recordsInitAttempts())) run.initAttempt = randomBytes(INIT_ATTEMPT_BYTES);
+    const attempt = run.initAttempt;
+    log.info('initializing the secret store', { node: primary.address, shares: config.secretShares, threshold: config.secretThreshold });
+    await writeInitMarker(loc, primary.address, attempt);
+    let init: InitResponse;
+    try {
+      init = await control.init(config.secretShares, config.secretThreshold, attempt);
+    } catch (err) {
+      // A definite answer (an HTTP error or a malformed body) means no shares were handed out to us — unless an
+      // earlier init of this run was lost on the way back: then this answer ("already initialized") may be about
+      // that one, and the marker stays. A transport failure after sending leaves it unknown: the marker stays for
+      // the diagnosis (and the proof of an embedded store's start-over).
+      if (!isSecretStoreError(err, 'STORE_ERROR')) run.initUncertain = true;
+      else if (!run.initUncertain) await removeInitMarker(loc);
+      throw err;
+    }
+    // ── The first-boot window opens: the shares exist only in this process. Until it closes: no await, no log. ──
+    const answered = performance.now();
+    const toSave: InitSecrets = { shares: init.shares, threshold: config.secretThreshold };
+    if (!config.revokeRootTokens) toSave.rootToken = init.rootToken;
+    else wipe(init.rootToken);
+    let failure: Error | undefined;
+    try {
+      wipe(prepared.commitSync(toSave)); // encrypt, write, fsync, rename, fsync the folder
+    } catch (err) {
+      failure = err instanceof Error ? err : new SecretStoreError('INTERNAL', 'the key-file write failed');
+    }
+    const windowMs = performance.now() - answered;
+    // ── The window is closed (or the write failed: then the retries below, the shares still in memory). ──
+    try {
+      // Durable and verified BEFORE any unseal (EdgeX defect 1); retried, as these shares exist nowhere else.
+      await saveNewSecrets(access, toSave, ctx.signal, async () => {
+        if (failure !== undefined) throw failure;
+        const written = { path: prepared.path, format: prepared.format, encrypted: prepared.format !== 'plaintext', shares: toSave.shares.length };
+        return reportAndVerify(access, toSave, 'key file saved', { ...written, windowMs: Math.round(windowMs * 1000) / 1000 });
+      });
+    } catch (err) {
+      wipeSecrets(toSave);
+      throw err;
+    }
+    await removeInitMarker(loc);
+    return toSave;
+  } finally {
+    prepared.discard();
+  }
+}
+
+/**
+ * The store is initialized and there is no key file, but our interrupted run's marker is there: starts the store
+ * over when it can prove that nothing but that init happened (./init-control.ts). Resolves `done` when it did, else
+ * why not (no `why` when the interrupted init carried no attempt id: Vault/OpenBao, reported as before).
+ */
+async function startOverAbandonedInit(ctx: FlowContext, marker: InitMarker | undefined): Promise<{ done: boolean; why?: string }> {
+  const { control, primary, log, loc } = ctx;
+  if (marker?.attempt === undefined) return { done: false };
+  if (!(await control.recordsInitAttempts())) return { done: false, why: `the store at ${primary.address} does not record init attempts (not the embedded store)` };
+  if (marker.node !== primary.address) return { done: false, why: `the interrupted init went to ${marker.node}` };
+  const attempt = Buffer.from(marker.attempt, 'hex');
+  try {
+    const recorded = await control.recordedInitAttempt();
+    if (recorded === undefined) return { done: false, why: 'the store has been unsealed since its initialization, so it may hold data' };
+    if (!constantTimeEqual(Buffer.from(recorded), Buffer.from(attemptHash(attempt)))) {
+      return { done: false, why: 'the store was initialized by another request than the interrupted one' };
+    }
+    const refused = await control.abandonInit(attempt);
+    if (refused !== undefined) return { done: false, why: `the store refused to start over (${refused})` };
+  } finally {
+    wipe(attempt);
+  }
+  log.warn('the secret store was started over: a bootstrap interrupted before its key file reached the disk had initialized it, and it was never unsealed since, so it held no data; initializing it again', {
+    node: primary.address,
+    interrupted: marker.time,
+  });
+  await removeInitMarker(loc);
+  return { done: true };
+}
+
+/**
+ * The store is initialized: load and decrypt the key file into `run`. Without one: adopt a whole temp file left by
+ * an interrupted save, else start an embedded store over (false: the store is uninitialized again), else fail with
+ * STORE_INITIALIZED_NO_KEYFILE saying what happened and what to do.
+ */
+async function loadExisting(ctx: FlowContext, run: RunState): Promise<boolean> {
+  const { access, loc, primary } = ctx;
+  let loaded = await loadSecrets(access);
+  if (loaded === undefined && (await recoverInterruptedSave(access))) loaded = await loadSecrets(access);
+  if (loaded === undefined) {
+    const marker = await readInitMarker(loc);
+    if (!run.startedOver) {
+      const outcome = await startOverAbandonedInit(ctx, marker);
+      if (outcome.done) {
+        run.startedOver = true;
+        // A new store life: its init gets a fresh attempt id, and nothing of the abandoned one is uncertain any more.
+        wipe(run.initAttempt);
+        run.initAttempt = undefined;
+        run.initUncertain = false;
+        return false;
+      }
+      throw initializedNoKeyFile(primary, loc, marker, outcome.why);
+    }
+    throw initializedNoKeyFile(primary, loc, marker);
+  }
+  // A marker beside a readable key file is from a crash after the save: nothing was lost.
+  await removeInitMarker(loc);
+  run.secrets = loaded.secrets;
+  run.rewritten = loaded.rewritten;
+  return true;
+}
+
+/** With the shares in hand: unseal every node, root token, provisioning, revoke the temporary root. */
+async function provision(ctx: FlowContext, run: RunState, secrets: InitSecrets): Promise<BootstrapResult> {
+  const { config, log, primary, clients, edgexPlan, options, ikm } = ctx;
+  for (const client of clients) {
+    run.node = client;
+    run.expected = 'initialized';
+    if ((await unsealNode(client, secrets.shares, log)) === 'unsealed' && !run.unsealedNodes.includes(client.address)) {
+      run.unsealedNodes.push(client.address);
+    }
+  }
+  run.node = primary;
+  run.expected = 'unsealed';
+
+  // Root: the kept one when RevokeRootTokens is false and it still works, else a temporary one. A temporary one
+  // left by an earlier attempt of this run (the store went away) is revoked by the sweep below.
+  wipe(run.rootToken);
+  run.rootToken = undefined;
+  let rootToken: Buffer | undefined;
+  let temporary = true;
+  if (!config.revokeRootTokens && secrets.rootToken !== undefined) {
+    const lookup = await primary.lookupSelf(secrets.rootToken.toString('utf8'));
+    if (lookup?.policies.includes('root') === true) {
+      rootToken = run.rootToken = Buffer.from(secrets.rootToken);
+      temporary = false;
+    } else {
+      log.warn('the stored root token is no longer valid; generating a new one');
+    }
+  }
+  if (rootToken === undefined) {
+    rootToken = run.rootToken = await generateRootToken(primary, secrets.shares, log);
+    log.info(temporary ? 'temporary root token generated' : 'root token generated', { node: primary.address });
+    if (!config.revokeRootTokens) {
+      // Kept root tokens live only in the key file, encrypted when a hook is set (EdgeX defect 7).
+      wipe(secrets.rootToken);
+      secrets.rootToken = Buffer.from(rootToken);
+      await saveSecrets(ctx.access, secrets, 'key file saved with the new root token');
+      temporary = false;
+    }
+  }
+  const token = rootToken.toString('utf8');
+  let revokedTemporary = false;
+  try {
+    const rootTokensRevoked = await revokeOtherRootTokens(primary, token, log);
+    let edgex: EdgexSetupResult | undefined;
+    let kvMount: KvMountOutcome;
+    let issued: { path: string; accessor: string };
+    if (edgexPlan !== undefined) {
+      edgex = await applyEdgexSetup(edgexPlan, primary, token, log);
+      kvMount = edgex.kvMount;
+      issued = { path: edgex.adminTokenPath, accessor: edgex.adminTokenAccessor };
+    } else {
+      kvMount = await ensureKvMount(primary, token, config.kvVersion, log);
+      issued = await issueAdminToken(primary, token, config.tokenProviderAdminTokenPath, log);
+    }
+    if (temporary) {
+      await primary.revokeSelf(token);
+      revokedTemporary = true;
+      log.info('temporary root token revoked', { node: primary.address });
+    }
+    const result: BootstrapResult = {
+      initialState: run.initialState ?? 'unsealed',
+      initialized: run.initialized,
+      unsealedNodes: run.unsealedNodes,
+      keyFileRewritten: run.rewritten,
+      kvMount,
+      adminTokenPath: issued.path,
+      adminTokenAccessor: issued.accessor,
+      rootTokensRevoked,
+      totalMs: performance.now() - ctx.started,
+      hookMs: ikm.hookMs,
+      ...(edgex === undefined ? {} : { edgex }),
+    };
+    if (options.keepShares === true) result.shares = secrets.shares.map((s) => Buffer.from(s));
+    log.info('bootstrap complete', {
+      state: result.initialState,
+      initialized: run.initialized,
+      unsealed: run.unsealedNodes.length,
+      ms: Math.round(result.totalMs * 10) / 10,
+      hookMs: result.hookMs === undefined ? undefined : Math.round(result.hookMs * 10) / 10,
+    });
+    return result;
+  } finally {
+    if (temporary && !revokedTemporary) {
+      // Best effort on failure paths; a leftover is revoked by the next run's (or the next attempt's) root-token sweep.
+      await primary.revokeSelf(token).catch(() => undefined);
+    }
+  }
 }
 
 /** Runs the boot flow once; resolves when the store is initialized, unsealed and provisioned. */
@@ -148,145 +440,93 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
     ? await prepareEdgexSetup(config, options.env ?? process.env, options.cwd ?? process.cwd(), log)
     : undefined;
 
-  await waitForStore(primary, {
+  const waiter = new StoreWaiter({
     intervalMs: config.intervalSeconds * 1000,
     timeoutMs: config.waitTimeoutSeconds * 1000,
     log,
     ...(signal === undefined ? {} : { signal }),
   });
+  await waiter.wait(primary);
 
-  let secrets: InitSecrets | undefined;
-  let rootToken: Buffer | undefined;
+  const ctx: FlowContext = {
+    options,
+    config,
+    log,
+    signal,
+    loc,
+    ikm,
+    access,
+    clients,
+    primary,
+    control: (options.initControl ?? httpInitControl)(primary),
+    edgexPlan,
+    started,
+  };
+  const run: RunState = {
+    initialState: undefined,
+    initialized: false,
+    rewritten: undefined,
+    secrets: undefined,
+    rootToken: undefined,
+    unsealedNodes: [],
+    node: primary,
+    expected: 'reachable',
+    startedOver: false,
+    initAttempt: undefined,
+    initUncertain: false,
+  };
   try {
     return await withLockWaiting(loc, Math.max(config.waitTimeoutSeconds * 1000, 30_000), log, signal, async () => {
-      // Re-read the state under the lock: another bootstrap may have initialized the store meanwhile.
-      const health = await primary.health();
-      const initialState = health.status === 501 ? 'uninitialized' : health.status === 503 ? 'sealed' : 'unsealed';
-      if (health.status !== 501 && health.status !== 503 && health.status !== 200 && health.status !== 429) {
-        throw new SecretStoreError('STORE_ERROR', `the secret store at ${primary.address} answered sys/health with HTTP ${health.status}`);
-      }
-      log.info('secret store state', { node: primary.address, state: initialState, status: health.status });
-      let initialized = false;
-      let rewritten: BootstrapResult['keyFileRewritten'];
-
-      if (health.status === 501) {
-        const stale = await inspectKeyFile(loc);
-        if (stale !== undefined) {
-          throw new SecretStoreError(
-            'STORE_KEYFILE_MISMATCH',
-            `the secret store at ${primary.address} is not initialized but a key file already exists at ${stale.path}; ` +
-              'refusing to overwrite it: if the store was reset on purpose move the old key file away and rerun, otherwise check the address',
-          );
-        }
-        // Fetch the IKM BEFORE init: a failing hook must stop us while the store is still untouched.
-        await ikm.get();
-        log.info('initializing the secret store', { node: primary.address, shares: config.secretShares, threshold: config.secretThreshold });
-        await writeInitMarker(loc, primary.address);
-        let init;
+      // What a killed run left behind (temp files of the marker, the key file, the lock) goes first.
+      const leftovers = await removeCrashLeftovers(loc, [INIT_MARKER]);
+      if (leftovers > 0) log.info('removed temporary files left by an interrupted run', { dir: loc.dir, files: leftovers });
+      let initRetries = 0;
+      for (;;) {
+        run.node = primary;
+        run.expected = 'reachable';
         try {
-          init = await primary.init(config.secretShares, config.secretThreshold);
+          // Re-read the state under the lock: another bootstrap may have initialized the store meanwhile (and, after
+          // the store went away, this is where the run resumes from its new state).
+          const health = await primary.health();
+          const state = health.status === 501 ? 'uninitialized' : health.status === 503 ? 'sealed' : 'unsealed';
+          if (health.status !== 501 && health.status !== 503 && health.status !== 200 && health.status !== 429) {
+            throw new SecretStoreError('STORE_ERROR', `the secret store at ${primary.address} answered sys/health with HTTP ${health.status}`);
+          }
+          log.info('secret store state', { node: primary.address, state, status: health.status });
+          run.initialState ??= state;
+          if (run.secrets === undefined) {
+            if (health.status === 501) {
+              run.secrets = await firstBoot(ctx, run);
+              run.initialized = true;
+            } else {
+              run.expected = 'initialized';
+              if (!(await loadExisting(ctx, run))) continue; // started over: the store is uninitialized again
+            }
+          } else if (health.status === 501) {
+            // We hold this store's shares, but it came back uninitialized: its data was reset or replaced meanwhile.
+            throw new SecretStoreError(
+              'STORE_KEYFILE_MISMATCH',
+              `the secret store at ${primary.address} came back uninitialized after it went away during this bootstrap: its data was reset or replaced; ` +
+                'the key file is left untouched: restore the store\'s data folder, or, if the reset was intended, move the key file away and rerun',
+            );
+          }
+          const secrets = run.secrets;
+          if (secrets === undefined) throw new SecretStoreError('INTERNAL', 'no shares after init or load');
+          return await provision(ctx, run, secrets);
         } catch (err) {
-          // A definite answer (an HTTP error or a malformed body) means no shares were handed out to us; a transport
-          // failure after sending leaves it unknown, so the marker stays for the next run's diagnosis.
-          if (isSecretStoreError(err, 'STORE_ERROR')) await removeInitMarker(loc);
-          throw err;
-        }
-        const toSave: InitSecrets = { shares: init.shares, threshold: config.secretThreshold };
-        if (!config.revokeRootTokens) toSave.rootToken = init.rootToken;
-        else wipe(init.rootToken);
-        secrets = toSave;
-        // Durable and verified BEFORE any unseal (EdgeX defect 1); retried, as these shares exist nowhere else.
-        await saveNewSecrets(access, toSave, signal);
-        await removeInitMarker(loc);
-        initialized = true;
-      } else {
-        const loaded = await loadSecrets(access);
-        if (loaded === undefined) throw initializedNoKeyFile(primary, loc, await readInitMarker(loc));
-        // A marker beside a readable key file is from a crash after the save: nothing was lost.
-        await removeInitMarker(loc);
-        secrets = loaded.secrets;
-        rewritten = loaded.rewritten;
-      }
-
-      const unsealedNodes: string[] = [];
-      for (const client of clients) {
-        if ((await unsealNode(client, secrets.shares, log)) === 'unsealed') unsealedNodes.push(client.address);
-      }
-
-      // Root: the kept one when RevokeRootTokens is false and it still works, else a temporary one.
-      let temporary = true;
-      if (!config.revokeRootTokens && secrets.rootToken !== undefined) {
-        const lookup = await primary.lookupSelf(secrets.rootToken.toString('utf8'));
-        if (lookup?.policies.includes('root') === true) {
-          rootToken = Buffer.from(secrets.rootToken);
-          temporary = false;
-        } else {
-          log.warn('the stored root token is no longer valid; generating a new one');
-        }
-      }
-      if (rootToken === undefined) {
-        rootToken = await generateRootToken(primary, secrets.shares, log);
-        log.info(temporary ? 'temporary root token generated' : 'root token generated', { node: primary.address });
-        if (!config.revokeRootTokens) {
-          // Kept root tokens live only in the key file, encrypted when a hook is set (EdgeX defect 7).
-          wipe(secrets.rootToken);
-          secrets.rootToken = Buffer.from(rootToken);
-          await saveSecrets(access, secrets, 'key file saved with the new root token');
-          temporary = false;
-        }
-      }
-      const token = rootToken.toString('utf8');
-      let revokedTemporary = false;
-      try {
-        const rootTokensRevoked = await revokeOtherRootTokens(primary, token, log);
-        let edgex: EdgexSetupResult | undefined;
-        let kvMount: KvMountOutcome;
-        let issued: { path: string; accessor: string };
-        if (edgexPlan !== undefined) {
-          edgex = await applyEdgexSetup(edgexPlan, primary, token, log);
-          kvMount = edgex.kvMount;
-          issued = { path: edgex.adminTokenPath, accessor: edgex.adminTokenAccessor };
-        } else {
-          kvMount = await ensureKvMount(primary, token, config.kvVersion, log);
-          issued = await issueAdminToken(primary, token, config.tokenProviderAdminTokenPath, log);
-        }
-        if (temporary) {
-          await primary.revokeSelf(token);
-          revokedTemporary = true;
-          log.info('temporary root token revoked', { node: primary.address });
-        }
-        const result: BootstrapResult = {
-          initialState,
-          initialized,
-          unsealedNodes,
-          keyFileRewritten: rewritten,
-          kvMount,
-          adminTokenPath: issued.path,
-          adminTokenAccessor: issued.accessor,
-          rootTokensRevoked,
-          totalMs: performance.now() - started,
-          hookMs: ikm.hookMs,
-          ...(edgex === undefined ? {} : { edgex }),
-        };
-        if (options.keepShares === true) result.shares = secrets.shares.map((s) => Buffer.from(s));
-        log.info('bootstrap complete', {
-          state: initialState,
-          initialized,
-          unsealed: unsealedNodes.length,
-          ms: Math.round(result.totalMs * 10) / 10,
-          hookMs: result.hookMs === undefined ? undefined : Math.round(result.hookMs * 10) / 10,
-        });
-        return result;
-      } finally {
-        if (temporary && !revokedTemporary) {
-          // Best effort on failure paths; a leftover is revoked by the next run's root-token sweep.
-          await primary.revokeSelf(token).catch(() => undefined);
+          if (run.secrets === undefined && run.initUncertain && isSecretStoreError(err, 'STORE_ERROR') && initRetries++ < 3) {
+            // An init refused after an earlier one of this run was lost on the way back: re-read the store's state
+            // (initialized: no key file — reported, or an embedded store started over; still uninitialized: init).
+            continue;
+          }
+          if (!(await waiter.resumeAfter(err, run.node, run.expected))) throw err;
         }
       }
     });
   } finally {
-    wipe(rootToken);
-    wipeSecrets(secrets);
+    wipe(run.initAttempt);
+    wipe(run.rootToken);
+    wipeSecrets(run.secrets);
     ikm.wipe();
   }
 }

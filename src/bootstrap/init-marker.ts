@@ -1,7 +1,15 @@
 /**
  * A marker left beside the key file while `sys/init` is in flight. Vault's API hands out the shares only in the
  * init response, so a crash (power loss, SIGKILL) in the milliseconds before they reach the disk loses them; the
- * marker lets the next run say exactly that, instead of a bare "initialized but no key file". It holds no secret.
+ * marker lets the next run say exactly that, instead of a bare "initialized but no key file".
+ *
+ * Against a store that records init attempts (the embedded store's contract, ./init-control.ts) the marker also
+ * holds the attempt id: 32 random bytes whose SHA-256 went with `sys/init`. Only this marker and that store know
+ * it, so the next boot can prove that the store's init was ours and ask the store to start over
+ * (docs/bootstrap.md, "initialized but no key file"). It unlocks nothing else — no share, no token, no data.
+ *
+ * Written atomically (temp file + rename); a temp file a kill leaves behind is removed by the next run
+ * (removeCrashLeftovers, under the key-file lock).
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,11 +25,14 @@ export interface InitMarker {
   time: string;
   /** The node it was sent to. */
   node: string;
+  /** The init attempt id (64 lowercase hex digits), when the store records attempts. */
+  attempt?: string;
 }
 
-/** Writes the marker (durably) just before `sys/init`. */
-export async function writeInitMarker(loc: KeyFileLocation, node: string): Promise<void> {
+/** Writes the marker (durably) just before `sys/init`; `attempt` is the attempt id, when the store records one. */
+export async function writeInitMarker(loc: KeyFileLocation, node: string, attempt?: Buffer): Promise<void> {
   const marker: InitMarker = { time: new Date().toISOString(), node };
+  if (attempt !== undefined) marker.attempt = attempt.toString('hex');
   await writeFileAtomic(join(loc.dir, INIT_MARKER), Buffer.from(JSON.stringify(marker) + '\n'), 0o600);
 }
 
@@ -41,8 +52,12 @@ export async function readInitMarker(loc: KeyFileLocation): Promise<InitMarker |
   try {
     const v: unknown = JSON.parse(text);
     if (typeof v === 'object' && v !== null) {
-      const { time, node } = v as { time?: unknown; node?: unknown };
-      if (typeof time === 'string' && typeof node === 'string') return { time, node };
+      const { time, node, attempt } = v as { time?: unknown; node?: unknown; attempt?: unknown };
+      if (typeof time === 'string' && typeof node === 'string') {
+        const marker: InitMarker = { time, node };
+        if (typeof attempt === 'string' && /^[0-9a-f]{64}$/.test(attempt)) marker.attempt = attempt;
+        return marker;
+      }
     }
   } catch {
     // fall through

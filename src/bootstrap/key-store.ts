@@ -10,7 +10,9 @@ import { constantTimeEqual, wipe } from '../crypto.js';
 import type { Logger } from '../log.js';
 import type { WriteFormat } from '../config/config.js';
 import {
+  adoptKeyFileTemp,
   inspectKeyFile,
+  removeCrashLeftovers,
   readKeyFile,
   writeKeyFile,
   type InitSecrets,
@@ -76,19 +78,35 @@ export async function verifyKeyFile(access: KeyFileAccess, expected: InitSecrets
   }
 }
 
-/** Writes `secrets` (encrypted when a hook is set, else plaintext as EdgeX does) and verifies by reading back. */
-export async function saveSecrets(access: KeyFileAccess, secrets: InitSecrets, event: string): Promise<KeyFileSummary> {
-  const ikm = await access.ikm.get();
-  if (ikm === undefined) {
-    access.log.warn('no IKM hook configured (EDGEX_IKM_HOOK): the unseal key shares are stored in PLAINTEXT', {
-      dir: access.loc.dir,
-    });
-  }
-  const written = await writeKeyFile(access.loc, secrets, ikm === undefined ? { format: 'plaintext' } : { format: access.format, ikm });
-  access.log.info(event, { path: written.path, format: written.format, encrypted: written.encrypted, shares: written.shareCount });
+/** The warning when shares are about to be written without encryption. */
+export function warnPlaintext(access: KeyFileAccess): void {
+  access.log.warn('no IKM hook configured (EDGEX_IKM_HOOK): the unseal key shares are stored in PLAINTEXT', { dir: access.loc.dir });
+}
+
+/** What was just written, for the log line that says so. */
+export interface WrittenFile {
+  path: string;
+  format: string;
+  encrypted: boolean;
+  shares: number;
+  /** First boot only: milliseconds from the init answer to the key file's folder fsync (docs/bootstrap.md). */
+  windowMs?: number;
+}
+
+/** Logs `event` for a file just written, then verifies it by reading back ({@link verifyKeyFile}) and logs that. */
+export async function reportAndVerify(access: KeyFileAccess, secrets: InitSecrets, event: string, written: WrittenFile): Promise<KeyFileSummary> {
+  access.log.info(event, { ...written });
   const summary = await verifyKeyFile(access, secrets);
   access.log.info('key file verified', { path: summary.path, format: summary.format, encrypted: summary.encrypted });
   return summary;
+}
+
+/** Writes `secrets` (encrypted when a hook is set, else plaintext as EdgeX does) and verifies by reading back. */
+export async function saveSecrets(access: KeyFileAccess, secrets: InitSecrets, event: string): Promise<KeyFileSummary> {
+  const ikm = await access.ikm.get();
+  if (ikm === undefined) warnPlaintext(access);
+  const written = await writeKeyFile(access.loc, secrets, ikm === undefined ? { format: 'plaintext' } : { format: access.format, ikm });
+  return reportAndVerify(access, secrets, event, { path: written.path, format: written.format, encrypted: written.encrypted, shares: written.shareCount });
 }
 
 /** Attempts of {@link saveNewSecrets} before giving up, and the first wait between them (doubled each time). */
@@ -98,11 +116,19 @@ const NEW_SECRETS_RETRY_MS = 500;
 /**
  * Saves the shares a `sys/init` just returned. They exist nowhere else (Vault hands them out only in that answer),
  * so a transient failure (an I/O error, a verify mismatch, a disk being freed) is retried before giving up; the
- * caller's init marker stays until this succeeds, so a final failure is diagnosed by the next run.
+ * caller's init marker stays until this succeeds, so a final failure is diagnosed by the next run. `firstAttempt`,
+ * when given, replaces the first attempt (the flow's first-boot write, already done in the window: it reports and
+ * verifies it, or rethrows its failure); later attempts are ordinary verified atomic writes.
  */
-export async function saveNewSecrets(access: KeyFileAccess, secrets: InitSecrets, signal?: AbortSignal): Promise<KeyFileSummary> {
+export async function saveNewSecrets(
+  access: KeyFileAccess,
+  secrets: InitSecrets,
+  signal?: AbortSignal,
+  firstAttempt?: () => Promise<KeyFileSummary>,
+): Promise<KeyFileSummary> {
   for (let attempt = 1; ; attempt++) {
     try {
+      if (attempt === 1 && firstAttempt !== undefined) return await firstAttempt();
       return await saveSecrets(access, secrets, 'key file saved');
     } catch (err) {
       if (isSecretStoreError(err, 'ABORTED')) throw err;
@@ -165,4 +191,18 @@ export async function loadSecrets(access: KeyFileAccess): Promise<LoadedSecrets 
     wipeSecrets(secrets);
     throw err;
   }
+}
+
+/**
+ * No key file: a first save may have been killed after its temp file was synced and before the rename, leaving the
+ * shares whole in that temp file. Adopts such a file (it must decrypt with the IKM; the hook runs only if an
+ * encrypted candidate is there) and says so; true when a key file is now in place. The unseal that follows checks
+ * the shares against the store.
+ */
+export async function recoverInterruptedSave(access: KeyFileAccess): Promise<boolean> {
+  const adopted = await adoptKeyFileTemp(access.loc, () => access.ikm.get());
+  if (adopted === undefined) return false;
+  access.log.warn('key file recovered from a save that was interrupted before its rename', { dir: access.loc.dir, from: adopted });
+  await removeCrashLeftovers(access.loc); // the other temp files: torn, or older
+  return true;
 }

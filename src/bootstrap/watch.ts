@@ -1,23 +1,28 @@
 /**
  * The unseal daemon (`watch`; EdgeX issue #1944, defect 10): keeps every listed node unsealed. Each node is
- * checked every interval; a sealed node (restarted) is unsealed within one interval. The IKM is fetched only when an
- * unseal is needed — a fresh hook run each time, since a hook may release it a limited number of times per boot —
- * and wiped right after. The key file is only read, never rewritten (that is bootstrap's job), so watch can run
- * beside it.
+ * checked every interval; a sealed node (restarted) is unsealed within one interval. The hook runs only when an
+ * unseal is needed and no IKM is held yet: after the first successful decryption of the key file the IKM is KEPT in
+ * memory (one Buffer, {@link KeptIkm}) for the life of the process and wiped when it stops — a hook may release the
+ * IKM only once per boot (ikm-tpm2's per-boot limit), and a daemon that must unseal after every store restart
+ * cannot run it again. The decrypted shares are never kept: the key file is read and decrypted afresh for each
+ * unseal, so a file rewritten by bootstrap or the `keys` commands is picked up. If the kept IKM no longer opens the
+ * file (KEYFILE_WRONG_IKM: rewrapped under another IKM), it is dropped and the next attempt runs the hook again.
+ * The key file is only read, never rewritten (that is bootstrap's job), so watch can run beside it.
  *
  * Errors: a node that does not answer `sys/seal-status` (down, restarting) keeps being polled every interval — one
  * cheap GET, no hook, no secret — so that its restart is caught within one interval; it is logged once when it goes
  * down and once when it is back. Any other failure (the unseal is rejected, the hook or the key file fails, the node
  * is not initialized) backs off exponentially per node (interval × 2^(n−1), capped): repeating it at once would
- * spend the hook's per-boot releases and flood the log without any chance of a different result.
+ * flood the log (and, before an IKM is held, spend the hook's releases) without any chance of a different result.
  */
 import { SecretStoreError, isSecretStoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SecretStoreConfig } from '../config/config.js';
 import type { IkmSource } from '../vmk/ikm-hook.js';
-import { inspectKeyFile, readKeyFile, withKeyFileLock } from '../keyfile/keyfile.js';
+import { inspectKeyFile, readKeyFile, withKeyFileLock, type InitSecrets } from '../keyfile/keyfile.js';
 import type { VaultClient } from '../vault/client.js';
-import { LazyIkm } from './ikm.js';
+import { wipe } from '../crypto.js';
+import { wipeIkmSource } from './ikm.js';
 import { makeClients } from './nodes.js';
 import { unsealNode } from './unseal.js';
 import { encryptedNoHook, wipeSecrets } from './key-store.js';
@@ -42,6 +47,38 @@ export interface WatchOptions {
   maxRounds?: number;
   /** Time source and sleep (tests inject a virtual clock); real time by default. */
   clock?: WatchClock;
+  /** The IKM holder (tests pass one to observe it); a new one by default, wiped when runWatch returns. */
+  keptIkm?: KeptIkm;
+}
+
+/**
+ * The IKM `watch` keeps after its first successful decryption of the key file, for the life of the process: one
+ * Buffer, owned here, wiped by {@link KeptIkm.wipe} (runWatch's exit, or a key file it no longer opens).
+ */
+export class KeptIkm {
+  private ikm: Buffer | undefined;
+
+  /** True while an IKM is held. */
+  get held(): boolean {
+    return this.ikm !== undefined;
+  }
+
+  /** The held IKM (owned here: callers must not wipe or keep it), or undefined. */
+  get(): Buffer | undefined {
+    return this.ikm;
+  }
+
+  /** Takes ownership of `ikm` (wiping any IKM held before). */
+  keep(ikm: Buffer): void {
+    if (this.ikm !== ikm) wipe(this.ikm);
+    this.ikm = ikm;
+  }
+
+  /** Wipes and drops the held IKM. Safe to call more than once. */
+  wipe(): void {
+    wipe(this.ikm);
+    this.ikm = undefined;
+  }
 }
 
 /** The daemon's view of time. */
@@ -78,7 +115,7 @@ export async function checkNode(client: VaultClient, options: Omit<WatchOptions,
   state.unsealAttempts++;
   options.log.info('node sealed; unsealing', { node: client.address });
   const loc = keyFileLocation(options.config);
-  const ikm = new LazyIkm(options.ikmSource());
+  const kept = options.keptIkm ?? new KeptIkm();
   try {
     // Under the key-file lock: a bootstrap running now (it unseals too, and resets a partial unseal it finds) and
     // this daemon must not interleave their shares. Once the lock is ours, unsealNode re-reads the seal status.
@@ -87,10 +124,7 @@ export async function checkNode(client: VaultClient, options: Omit<WatchOptions,
       if (summary === undefined) {
         throw new SecretStoreError('KEYFILE_NOT_FOUND', `no key file at ${loc.dir}/${loc.file ?? ''}; run secretstore-setup bootstrap first`);
       }
-      if (summary.encrypted && !ikm.configured) throw encryptedNoHook(summary.path);
-      const { secrets } = await readKeyFile(loc, summary.encrypted ? await ikm.get() : undefined);
-      // The IKM is no longer needed once the shares are decrypted.
-      ikm.wipe();
+      const secrets = summary.encrypted ? await decryptWithIkm(loc, summary.path, options, kept) : (await readKeyFile(loc, undefined)).secrets;
       try {
         return await unsealNode(client, secrets.shares, options.log);
       } finally {
@@ -103,12 +137,62 @@ export async function checkNode(client: VaultClient, options: Omit<WatchOptions,
     state.unsealFailures++;
     throw err;
   } finally {
-    ikm.wipe();
+    if (options.keptIkm === undefined) kept.wipe(); // a holder of this call only
+  }
+}
+
+/**
+ * Decrypts the encrypted key file with the kept IKM, or — when none is kept yet — with the hook's, which is kept
+ * once it has decrypted the file. A kept IKM that no longer opens the file is dropped (the next attempt runs the hook).
+ */
+async function decryptWithIkm(
+  loc: ReturnType<typeof keyFileLocation>,
+  path: string,
+  options: Pick<WatchOptions, 'ikmSource' | 'log'>,
+  kept: KeptIkm,
+): Promise<InitSecrets> {
+  const held = kept.get();
+  if (held !== undefined) {
+    try {
+      return (await readKeyFile(loc, held)).secrets;
+    } catch (err) {
+      if (isSecretStoreError(err, 'KEYFILE_WRONG_IKM')) {
+        kept.wipe();
+        options.log.warn('the kept IKM no longer opens the key file; it was dropped and the hook runs at the next attempt', { path });
+      }
+      throw err;
+    }
+  }
+  const source = options.ikmSource();
+  if (source === undefined) throw encryptedNoHook(path);
+  let ikm: Buffer | undefined;
+  try {
+    ikm = await source.getIkm();
+  } finally {
+    wipeIkmSource(source); // the source's own cache: the copy we got is the only one left
+  }
+  try {
+    const { secrets } = await readKeyFile(loc, ikm);
+    kept.keep(ikm);
+    options.log.info('IKM kept in memory for the life of the process (the hook will not run again)', { path });
+    return secrets;
+  } catch (err) {
+    wipe(ikm);
+    throw err;
   }
 }
 
 /** Runs the daemon until `signal` fires (resolves then) or `maxRounds` rounds have run. */
 export async function runWatch(options: WatchOptions): Promise<void> {
+  const kept = options.keptIkm ?? new KeptIkm();
+  try {
+    await watchLoop({ ...options, keptIkm: kept });
+  } finally {
+    kept.wipe();
+  }
+}
+
+async function watchLoop(options: WatchOptions & { keptIkm: KeptIkm }): Promise<void> {
   const clients = await makeClients(options.config, options.log, options.signal);
   const clock = options.clock ?? REAL_CLOCK;
   const maxBackoff = options.maxBackoffMs ?? 300_000;

@@ -150,17 +150,37 @@ export async function writeFileAtomic(path: string, data: Buffer, mode: number =
   }
 }
 
-/** Removes temp files a crashed writer left next to `target` (call under the key-file lock). */
-export async function removeStaleTemps(target: string): Promise<void> {
+/** True when `name` is a temp file {@link writeTempFile} makes for `target` (`.<name>.tmp-<pid>-<12 hex>`), and nothing else. */
+export function isTempOf(name: string, target: string): boolean {
   const prefix = tempPrefix(target);
+  return name.startsWith(prefix) && /^[0-9]{1,10}-[0-9a-f]{12}$/.test(name.slice(prefix.length));
+}
+
+/** Paths of the temp files a writer of `target` left (exact name pattern: never anyone else's file). */
+export async function listTemps(target: string): Promise<string[]> {
   let names: string[];
   try {
     names = await readdir(dirname(target));
   } catch {
-    return;
+    return [];
   }
-  for (const name of names) {
-    if (name.startsWith(prefix)) await unlink(join(dirname(target), name)).catch(() => undefined);
+  return names.filter((name) => isTempOf(name, target)).map((name) => join(dirname(target), name));
+}
+
+/**
+ * Removes the temp files a crashed writer left next to `target` (call under the lock that serializes the writers of
+ * `target`: then none of them is in use); returns how many were removed.
+ */
+export async function removeStaleTemps(target: string): Promise<number> {
+  let removed = 0;
+  for (const path of await listTemps(target)) {
+    try {
+      await unlink(path);
+      removed++;
+    } catch {
+      // gone already, or not ours to remove: leave it
+    }
   }
+  return removed;
 }
 

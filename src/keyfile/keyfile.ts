@@ -3,12 +3,14 @@
  * inspect, read and write it. Writes are locked, atomic, durable and verified (the new file is decrypted back and
  * compared before it replaces the old one); the write protocol lives in write.ts, the salt handling in salt.ts.
  */
+import { join } from 'node:path';
 import { SecretStoreError } from '../errors.js';
 import { validateRootToken, validateShares, validateThreshold } from '../vmk/shares.js';
 import { decryptV2 } from '../vmk/envelope-v2.js';
-import { ensureSecretDir, exists, readOptional } from './atomic-write.js';
+import { ensureSecretDir, exists, readOptional, removeStaleTemps } from './atomic-write.js';
+import { type IkmGetter, adoptInterruptedKeyFile } from './first-write.js';
 import { parseKeyFile, wipeParsed, withParsedKeyFile } from './format.js';
-import { withFileLock } from './lock.js';
+import { removeStaleLockTemps, withFileLock } from './lock.js';
 import { type KeyFileLocation, keyFilePaths } from './paths.js';
 import { openEdgexWithSalts } from './salt.js';
 import { type InitSecrets, plaintextSecrets } from './secrets.js';
@@ -19,6 +21,7 @@ export { type InitSecrets, type KeyFileFormat, wipeInitSecrets } from './secrets
 export { type KeyFileLocation, type KeyFilePaths, DEFAULT_KEY_FILE, DEFAULT_SALT_FILE, keyFilePaths } from './paths.js';
 export type { KeyFileSummary } from './summary.js';
 export type { WriteKeyFileOptions } from './write.js';
+export { type PreparedKeyFile, prepareFirstKeyFile } from './first-write.js';
 
 /**
  * Describes the key file without an IKM (nothing is decrypted; plaintext shares are read and wiped at once).
@@ -39,6 +42,32 @@ export async function withKeyFileLock<T>(loc: KeyFileLocation, fn: () => Promise
   const paths = keyFilePaths(loc);
   await ensureSecretDir(loc.dir);
   return withFileLock(paths.lockFile, fn);
+}
+
+/**
+ * Removes what writers killed mid-way left in the key folder (call under the key-file lock, so that no writer of
+ * ours is running): the temp files of each of `others` (file names in the folder, e.g. the init marker), the private
+ * files of a killed lock taker, and the temp files of the key file and its salt files — these only when the key file
+ * exists, because without one a synced temp file may hold the only copy of the shares ({@link adoptKeyFileTemp}).
+ * Only files matching our exact temp-name patterns are touched. Returns how many were removed.
+ */
+export async function removeCrashLeftovers(loc: KeyFileLocation, others: readonly string[] = []): Promise<number> {
+  const paths = keyFilePaths(loc);
+  let removed = await removeStaleLockTemps(paths.lockFile);
+  for (const name of others) removed += await removeStaleTemps(join(loc.dir, name));
+  if (await exists(paths.keyFile)) {
+    for (const target of [paths.keyFile, paths.saltFile, paths.pendingSalt]) removed += await removeStaleTemps(target);
+  }
+  return removed;
+}
+
+/**
+ * No key file, but a writer killed between its temp file's fsync and the rename left the shares whole in that temp
+ * file: renames the newest temp file that parses and opens with the IKM (fetched only if needed) into place. Returns its name, or undefined
+ * (nothing adoptable, or a key file exists). Takes the key-file lock (reentrant).
+ */
+export async function adoptKeyFileTemp(loc: KeyFileLocation, getIkm: IkmGetter): Promise<string | undefined> {
+  return withKeyFileLock(loc, () => adoptInterruptedKeyFile(loc, getIkm));
 }
 
 /**

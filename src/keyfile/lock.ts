@@ -5,7 +5,8 @@
  * by another process, or a previous boot — containers reuse small pids at every boot) is recovered.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { link, open, readFile, rename, unlink } from 'node:fs/promises';
+import { link, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { SecretStoreError, describeCause } from '../errors.js';
 import { randomBytes } from '../crypto.js';
 
@@ -213,6 +214,35 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
     if (--activeRuns === 0) held.disable();
     await releaseHeld(lockPath);
   }
+}
+
+/**
+ * Removes the private files a process killed while taking or breaking `lockPath` left beside it
+ * (`<lock>.<pid>-<12 hex>`, `<lock>.stale-<pid>-<12 hex>`): only those whose process is gone, because a live one may
+ * be about to link its file into place. Returns how many were removed.
+ */
+export async function removeStaleLockTemps(lockPath: string): Promise<number> {
+  const base = basename(lockPath);
+  let names: string[];
+  try {
+    names = await readdir(dirname(lockPath));
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    if (!name.startsWith(`${base}.`)) continue;
+    const m = /^(?:stale-)?([0-9]{1,10})-[0-9a-f]{12}$/.exec(name.slice(base.length + 1));
+    const pid = m?.[1] === undefined ? undefined : Number(m[1]);
+    if (pid === undefined || pid <= 0 || pid === process.pid || pidAlive(pid)) continue;
+    try {
+      await unlink(join(dirname(lockPath), name));
+      removed++;
+    } catch {
+      // removed by someone else meanwhile
+    }
+  }
+  return removed;
 }
 
 /**

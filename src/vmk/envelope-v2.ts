@@ -5,7 +5,7 @@
  * (compact JSON in a fixed field order + one newline), so any change to the file is detected, whitespace included.
  * See docs/key-file-formats.md.
  */
-import { SHA256_LENGTH, randomBytes, wipe } from '../crypto.js';
+import { SHA256_LENGTH, constantTimeEqual, hmacSha256, randomBytes, wipe } from '../crypto.js';
 import { SecretStoreError } from '../errors.js';
 import { type Box, boxFromJson, boxToJson, fixedHexField, keyCheckMatches, keyCheckValue, openBox, sealBox } from './aead-box.js';
 import { toHex } from './hex.js';
@@ -144,17 +144,94 @@ export function encryptV2(ikm: Buffer, contents: V2Contents): Buffer {
   return serializeV2(doc);
 }
 
+/** HKDF-SHA256(ikm, salt, V2_KEY_CHECK_INFO, 32) written out (RFC 5869: one Expand block), for the salt search below. */
+export function v2KeyCheckValue(ikm: Buffer, salt: Buffer): Buffer {
+  const prk = hmacSha256(salt, ikm);
+  try {
+    return hmacSha256(prk, Buffer.concat([KEY_CHECK_INFO_BYTES, Buffer.from([1])]));
+  } finally {
+    wipe(prk);
+  }
+}
+const KEY_CHECK_INFO_BYTES = Buffer.from(V2_KEY_CHECK_INFO, 'utf8');
+
+function keyCheckMatchesFast(ikm: Buffer, salt: Buffer, expected: Buffer): boolean {
+  const actual = v2KeyCheckValue(ikm, salt);
+  try {
+    return constantTimeEqual(actual, expected);
+  } finally {
+    wipe(actual);
+  }
+}
+
 /**
- * Decrypts a parsed v2 document. KEYFILE_WRONG_IKM when the key check fails (the IKM is not the one that wrote
- * it), KEYFILE_TAMPERED when the key check passes but a box fails authentication.
+ * Why a key check failed: a wrong IKM, or an altered `key_check` or `salt` field — as far as the file lets us tell.
+ *
+ * Every key of the file — the key check's and each box's — is HKDF(IKM, salt, label). So:
+ * - CAN be told apart: an altered `key_check` alone. If a box still opens under this IKM and the file's salt,
+ *   both are right (AES-GCM authentication; a forgery has probability 2^-128), so the stored key check itself was
+ *   changed: KEYFILE_TAMPERED.
+ * - CAN be told apart: a `salt` altered in one hex digit (which covers every single-bit error of the salt). Each of
+ *   its 64 × 15 neighbours is tried: one that reproduces the stored key check proves the IKM right and the salt
+ *   altered (a chance match has probability about 960 / 2^256): KEYFILE_TAMPERED. (About 30 ms, on this failure
+ *   path only.)
+ * - CANNOT be told apart: a salt replaced by an unrelated value (or altered in several digits), or salt and key
+ *   check both altered beyond that, versus a wrong IKM. Keys derived from a wrong salt are as unrelated to the right
+ *   ones as keys derived from a wrong IKM, and nothing in the file is bound to the salt without the IKM — so no
+ *   computation on the file alone can decide; the file would have to carry something about the salt that an attacker
+ *   cannot recompute, which only the IKM can key. Such a file reads as KEYFILE_WRONG_IKM, and the message says that
+ *   an altered salt looks the same.
+ * (Every other field is covered by the canonical-form check, the AAD or the boxes' tags.)
+ */
+function keyCheckFailure(ikm: Buffer, doc: V2Document, where: string): SecretStoreError {
+  const shareOpens = (salt: Buffer): boolean => {
+    const box = doc.shares[0];
+    if (box === undefined) return false;
+    const share = openBox(ikm, salt, v2ShareInfo(0), v2Aad('share', 0, doc.shareCount, doc.threshold, doc.shareLength), box);
+    wipe(share);
+    return share !== undefined;
+  };
+  const tampered = (what: string, proof: string): SecretStoreError =>
+    new SecretStoreError(
+      'KEYFILE_TAMPERED',
+      `${where}: ${what}: the file was altered or damaged, the IKM is right (${proof}); restore the file from a backup, nothing was changed`,
+    );
+  if (shareOpens(doc.salt)) return tampered('its "key_check" field was changed', 'the key shares open under it');
+  const candidate = Buffer.from(doc.salt);
+  try {
+    for (let i = 0; i < candidate.length; i++) {
+      const original = doc.salt[i] ?? 0;
+      for (const half of [0xf0, 0x0f]) {
+        for (let v = 0; v < 16; v++) {
+          const digit = half === 0xf0 ? v << 4 : v;
+          if (digit === (original & half)) continue;
+          candidate[i] = (original & ~half & 0xff) | digit;
+          if (keyCheckMatchesFast(ikm, candidate, doc.keyCheck)) {
+            return tampered(`hex digit ${2 * i + (half === 0xf0 ? 1 : 2)} of its "salt" field was changed`, 'it reproduces the key check with the original digit');
+          }
+        }
+        candidate[i] = original;
+      }
+    }
+  } finally {
+    wipe(candidate);
+  }
+  return new SecretStoreError(
+    'KEYFILE_WRONG_IKM',
+    `the IKM does not decrypt ${where}: the hook returned a different key than the one that encrypted it (changed TPM state or PCRs?); nothing was changed ` +
+      `(if the hook and the platform state are unchanged, the file's "salt" field may have been replaced, which looks exactly like a different key: restore the file from a backup)`,
+  );
+}
+
+/**
+ * Decrypts a parsed v2 document. KEYFILE_WRONG_IKM when the key check fails and nothing shows the IKM is right (the
+ * IKM is not the one that wrote it — or the salt was replaced, which cannot be told apart: see
+ * {@link keyCheckFailure}), KEYFILE_TAMPERED when the file was provably altered: a box fails authentication although
+ * the key check passes, or the key check fails although the IKM opens the shares (an altered key check, or a salt
+ * altered in one hex digit).
  */
 export function decryptV2(ikm: Buffer, doc: V2Document, where: string): V2Contents {
-  if (!keyCheckMatches(ikm, doc.salt, V2_KEY_CHECK_INFO, doc.keyCheck)) {
-    throw new SecretStoreError(
-      'KEYFILE_WRONG_IKM',
-      `the IKM does not decrypt ${where}: the hook returned a different key than the one that encrypted it (changed TPM state or PCRs?); nothing was changed`,
-    );
-  }
+  if (!keyCheckMatches(ikm, doc.salt, V2_KEY_CHECK_INFO, doc.keyCheck)) throw keyCheckFailure(ikm, doc, where);
   const tampered = (what: string): SecretStoreError =>
     new SecretStoreError('KEYFILE_TAMPERED', `${where}: ${what} fails authentication although the IKM is right, so the file was altered or damaged; restore it from a backup, nothing was changed`);
   const shares: Buffer[] = [];

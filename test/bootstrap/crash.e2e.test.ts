@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
 import { CLI_MAIN } from '../helpers/paths.js';
 import { startServe } from '../helpers/serve.js';
 import { makeBootEnv, type BootEnv } from '../helpers/boot-env.js';
@@ -26,6 +27,11 @@ const STEPS = [
   'token-issuing token written',
   'temporary root token revoked',
 ];
+
+/** Temporary files in the key folder (ours: the key file's, the init marker's, the lock's). */
+async function leftovers(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((n) => n.includes('.tmp-') || /\.lock\./.test(n));
+}
 
 /** Runs bootstrap and SIGKILLs it as soon as a stderr line contains `step`. */
 function runAndKillAt(be: BootEnv, url: string, step: string): Promise<{ killed: boolean; code: number | null; stderr: string }> {
@@ -54,10 +60,11 @@ test('a first boot killed at any step recovers on rerun without losing the share
       const store = await startServe();
       try {
         const crash = await runAndKillAt(be, store.url, step);
-        assert.ok(crash.stderr.includes(step), `reached step "${step}"`);
+        assert.ok(crash.stderr.includes(step), `reached step "${step}" (exit ${String(crash.code)}): ${crash.stderr.slice(-1500)}`);
         const rerun = await be.cli(['bootstrap', '--addr', store.url]);
         assert.equal(rerun.code, 0, `rerun after a crash at "${step}": ${rerun.stderr}`);
         assert.ok(!rerun.stderr.includes('initializing the secret store'), 'the rerun did not initialize again');
+        assert.deepEqual(await leftovers(be.keysDir), [], `no temporary file left after a crash at "${step}" and a rerun`);
         await store.restart();
         const reboot = await be.cli(['bootstrap', '--addr', store.url]);
         assert.equal(reboot.code, 0, `reboot after a crash at "${step}": ${reboot.stderr}`);
@@ -89,7 +96,11 @@ test('a crash between init and the durable save is reported clearly, never silen
     const crash = await runAndKillAt(be, store.url, 'initializing the secret store');
     assert.ok(crash.killed, 'the first boot was killed');
     const rerun = await be.cli(['bootstrap', '--addr', store.url]);
-    if (rerun.code !== 0) {
+    assert.deepEqual(await leftovers(be.keysDir), [], 'no temporary file left (the init marker\'s, the key file\'s, the lock\'s)');
+    if (rerun.code === 0 && rerun.stderr.includes('key file recovered from a save that was interrupted')) {
+      // The kill landed after the key file's temp was synced, before its rename: the rerun adopted it.
+      assert.ok(!rerun.stderr.includes('initializing the secret store'));
+    } else if (rerun.code !== 0) {
       // The init request had reached the store: its shares are gone with the killed process. Said so, store untouched.
       assert.equal(rerun.code, 1);
       assert.match(rerun.stderr, /already initialized but there is no key file/);

@@ -429,7 +429,7 @@ flowTest('several nodes of one cluster: initialized once through the first, each
   }
 });
 
-flowTest('init answered but lost (connection cut after the store initialized): never re-sent; the rerun names the cause', async (h) => {
+flowTest('init answered but lost (connection cut after the store initialized): never re-sent; the run says what happened', async (h) => {
   h.fake.hook = (req, _res, path) => {
     if (path !== 'sys/init') return false;
     // The store initializes, then the answer never arrives.
@@ -439,10 +439,15 @@ flowTest('init answered but lost (connection cut after the store initialized): n
     req.socket.destroy();
     return true;
   };
-  await rejectsWithCode(h.run(), 'STORE_UNREACHABLE', /cannot reach the secret store at http:\/\/127\.0\.0\.1:\d+ \(/);
+  // The cut connection is an outage: the run waits for the store again, finds it initialized without a key file,
+  // and says so at once (a Vault-like store: no automatic start-over), instead of a bare STORE_UNREACHABLE.
+  await rejectsWithCode(h.run(), 'STORE_INITIALIZED_NO_KEYFILE', /interrupted during initialization of http:\/\/127\.0\.0\.1:\d+ at \d{4}-/);
   assert.equal(h.fake.requests.filter((r) => r === 'PUT sys/init').length, 1, 'init never sent twice');
+  assert.ok(h.lines.some((l) => l.includes('the secret store went away during bootstrap')));
   h.fake.hook = undefined;
   await rejectsWithCode(h.run(), 'STORE_INITIALIZED_NO_KEYFILE', /interrupted during initialization of http:\/\/127\.0\.0\.1:\d+ at \d{4}-/);
+  assert.equal(h.fake.requests.filter((r) => r === 'PUT sys/init').length, 1, 'nor by the rerun');
+  assert.equal(h.fake.sealed, true);
 });
 
 test('no secret (IKM, shares, init and generated root tokens, issued tokens) in any log line or error text of the flows above', () => {

@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeHook } from '../vmk/hook-scripts.js';
 import { CLI_MAIN } from '../helpers/paths.js';
 import { startServe } from '../helpers/serve.js';
 import { makeBootEnv } from '../helpers/boot-env.js';
@@ -81,6 +83,52 @@ test('watch re-unseals a restarted store and reports it in /healthz and /metrics
     );
     const token = (JSON.parse(await readFile(be.adminTokenPath, 'utf8')) as { auth: { client_token: string } }).auth.client_token;
     assertNoSecrets([watch.out, watch.err], [{ label: 'token-issuing token', value: Buffer.from(token) }]);
+  } finally {
+    child?.kill('SIGKILL');
+    await store.close();
+    await be.close();
+  }
+});
+
+test('watch with a hook that releases the IKM once per boot re-unseals after every restart (the IKM is kept in memory)', async () => {
+  const be = await makeBootEnv();
+  const store = await startServe();
+  const watch = { out: '', err: '' };
+  let child: ReturnType<typeof spawn> | undefined;
+  try {
+    const first = await be.cli(['bootstrap', '--addr', store.url]);
+    assert.equal(first.code, 0, first.stderr);
+    // The device's hook: prints the IKM the first time, then fails for the rest of the "boot" (a counter file).
+    const used = join(be.dir, 'released');
+    const hook = await writeHook(
+      be.dir,
+      'ikm-once',
+      `if [ -e '${used}' ]; then echo 'ikm-once: the IKM was already released this boot' >&2; exit 1; fi\n: > '${used}'\nprintf '%s\\n' '${be.ikmHex}'`,
+    );
+    child = spawn(process.execPath, [CLI_MAIN, 'watch', '--addr', store.url, '--interval', '1', '--metrics-listen', 'off'], {
+      cwd: be.dir,
+      env: { ...be.env, EDGEX_IKM_HOOK: hook },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (watch.out += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (watch.err += d));
+    await until('watch started', () => Promise.resolve(watch.err.includes('watch starting') ? true : undefined));
+    for (let restart = 1; restart <= 3; restart++) {
+      await store.restart();
+      await until(`the store unsealed after restart ${restart}`, async () =>
+        (await new VaultClient({ address: store.url }).health()).status === 200 ? true : undefined,
+      );
+    }
+    assert.equal((watch.err.match(/node sealed; unsealing/g) ?? []).length, 3);
+    assert.doesNotMatch(watch.err, /node check failed/);
+    assert.equal((watch.err.match(/IKM kept in memory/g) ?? []).length, 1, 'the hook ran once');
+    const exited = new Promise<number | null>((resolve) => child?.on('exit', resolve));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    child = undefined;
+    const ikm = Buffer.from(be.ikmHex, 'hex');
+    const { secrets } = await readKeyFile({ dir: be.keysDir }, ikm);
+    assertNoSecrets([watch.out, watch.err, store.output(), ...be.outputs], [{ label: 'IKM', value: ikm }, ...secrets.shares.map((value, i) => ({ label: `share ${i}`, value }))]);
   } finally {
     child?.kill('SIGKILL');
     await store.close();

@@ -12,9 +12,11 @@ import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
 import { Logger } from '../../src/log.js';
 import { resolveConfig, type SecretStoreConfig } from '../../src/config/config.js';
 import { runBootstrap } from '../../src/bootstrap/flow.js';
-import { backoffMs, runWatch, type WatchClock } from '../../src/bootstrap/watch.js';
+import { KeptIkm, backoffMs, runWatch, type WatchClock } from '../../src/bootstrap/watch.js';
 import { WatchMetrics } from '../../src/bootstrap/metrics.js';
 import type { IkmSource } from '../../src/vmk/ikm-hook.js';
+import { SecretStoreError } from '../../src/errors.js';
+import { writeKeyFile } from '../../src/keyfile/keyfile.js';
 import { withKeyFileLock } from '../../src/keyfile/keyfile.js';
 
 /** A clock whose sleep advances virtual time at once. */
@@ -33,6 +35,7 @@ function virtualClock(): WatchClock & { t: number } {
 interface WatchHarness {
   fake: FakeVault;
   config: SecretStoreConfig;
+  ikm: Buffer;
   fetches: () => number;
   source: () => IkmSource;
   close(): Promise<void>;
@@ -57,6 +60,7 @@ async function bootstrapped(): Promise<WatchHarness> {
   return {
     fake,
     config,
+    ikm,
     fetches: () => fetches,
     source,
     close: async () => {
@@ -145,7 +149,7 @@ test('a failing unseal backs off exponentially (exact schedule), never fetching 
     const state = metrics.node(h.fake.url);
     assert.equal(state.unsealAttempts, 4);
     assert.equal(state.unsealFailures, 4);
-    assert.equal(h.fetches(), 4, 'one hook run per attempt, none while backing off');
+    assert.equal(h.fetches(), 1, 'the hook ran once: the IKM that decrypted the key file is kept, none run while backing off');
     assert.equal(h.fake.sealed, true);
   } finally {
     await h.close();
@@ -184,6 +188,104 @@ test('watch waits for the key-file lock (a bootstrap running now) before sending
     await holder;
     await watching;
     assert.equal(h.fake.sealed, false, 'unsealed once the lock was free');
+  } finally {
+    await h.close();
+  }
+});
+
+test('a hook that releases the IKM once per boot: watch keeps the IKM, re-unseals after every restart, wipes it on exit', async () => {
+  const h = await bootstrapped();
+  try {
+    // The device's hook: the first call succeeds, every later one fails, as ikm-tpm2 does past its per-boot limit.
+    let calls = 0;
+    const handedOut: Buffer[] = [];
+    const oncePerBoot = (): IkmSource => ({
+      description: 'once-per-boot hook',
+      getIkm: () => {
+        calls++;
+        if (calls > 1) return Promise.reject(new SecretStoreError('HOOK_FAILED', 'the IKM hook exited with status 1; hook stderr: "already released this boot"'));
+        const ikm = Buffer.from(h.ikm);
+        handedOut.push(ikm);
+        return Promise.resolve(ikm);
+      },
+    });
+    const metrics = new WatchMetrics(h.config.nodes);
+    const lines: string[] = [];
+    const keptIkm = new KeptIkm();
+    // One watch run over three store restarts: the store restarts (comes back sealed) after each of the first rounds.
+    const restarts = 3;
+    let slept = 0;
+    const clock = virtualClock();
+    const restarting: WatchClock = {
+      now: () => clock.now(),
+      sleep: (ms, signal) => {
+        slept++;
+        if (slept < restarts) {
+          assert.equal(h.fake.sealed, false, `unsealed in round ${slept}`);
+          assert.equal(keptIkm.held, true, 'the IKM is kept between unseals');
+          h.fake.seal();
+        }
+        return clock.sleep(ms, signal);
+      },
+    };
+    h.fake.seal();
+    const signal = new AbortController().signal;
+    await runWatch({ config: h.config, ikmSource: oncePerBoot, metrics, log: new Logger({ sink: (l) => lines.push(l) }), signal, intervalMs: 10, maxRounds: restarts + 1, clock: restarting, keptIkm });
+    assert.equal(h.fake.sealed, false, 'unsealed after the last restart too');
+    assert.equal(calls, 1, 'the hook ran once');
+    const state = metrics.node(h.fake.url);
+    assert.equal(state.unsealAttempts, restarts);
+    assert.equal(state.unsealFailures, 0);
+    assert.equal(lines.filter((l) => l.includes('IKM kept in memory for the life of the process')).length, 1);
+    assert.equal(keptIkm.held, false, 'dropped when watch stopped');
+    assert.ok(handedOut.length === 1 && handedOut[0]?.every((b) => b === 0), 'and the IKM buffer was wiped');
+  } finally {
+    await h.close();
+  }
+});
+
+test('a kept IKM that no longer opens the key file (rewrapped) is dropped; the next attempt runs the hook again', async () => {
+  const h = await bootstrapped();
+  try {
+    const metrics = new WatchMetrics(h.config.nodes);
+    const keptIkm = new KeptIkm();
+    const lines: string[] = [];
+    const log = new Logger({ sink: (l) => lines.push(l) });
+    const signal = new AbortController().signal;
+    const clock = virtualClock();
+    const loc = { dir: h.config.tokenFolderPath, file: h.config.tokenFile };
+    // The key file is rewrapped under a new IKM while watch keeps the old one; the hook now returns the new IKM.
+    const newIkm = randomBytes(32);
+    let current = h.ikm;
+    let fetches = 0;
+    const source = (): IkmSource => ({
+      description: 'hook',
+      getIkm: () => {
+        fetches++;
+        return Promise.resolve(Buffer.from(current));
+      },
+    });
+    let slept = 0;
+    const rewrapping: WatchClock = {
+      now: () => clock.now(),
+      sleep: async (ms, sig) => {
+        slept++;
+        if (slept === 1) {
+          const { readKeyFile } = await import('../../src/keyfile/keyfile.js');
+          const { secrets } = await readKeyFile(loc, h.ikm);
+          await writeKeyFile(loc, secrets, { format: 'v2', ikm: newIkm });
+          current = newIkm;
+          h.fake.seal();
+        }
+        return clock.sleep(ms, sig);
+      },
+    };
+    h.fake.seal();
+    await runWatch({ config: h.config, ikmSource: source, metrics, log, signal, intervalMs: 10, maxRounds: 4, clock: rewrapping, keptIkm });
+    assert.ok(lines.some((l) => l.includes('the kept IKM no longer opens the key file')));
+    assert.ok(lines.some((l) => l.includes('code=KEYFILE_WRONG_IKM')));
+    assert.equal(h.fake.sealed, false, 'unsealed with the new IKM at the retry');
+    assert.equal(fetches, 2, 'the hook ran once per IKM');
   } finally {
     await h.close();
   }

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { removeStaleTemps, writeFileAtomic } from '../../src/keyfile/atomic-write.js';
+import { isTempOf, removeStaleTemps, writeFileAtomic } from '../../src/keyfile/atomic-write.js';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
 import { SIZES } from './fixtures/atomic-writer.js';
 
@@ -49,13 +49,17 @@ test('a folder writable by everyone is refused', async () => {
   await assert.rejects(writeFileAtomic(join(open, 'f'), Buffer.from('x')), { code: 'UNSAFE_PERMISSIONS', message: /writable by every user; chmod 700 it/ });
 });
 
-test('removeStaleTemps removes only the temp files of that target', async () => {
+test('removeStaleTemps removes only the temp files of that target, by their exact name pattern', async () => {
   const sub = join(dir, 'stale');
   await mkdir(sub);
-  await writeFile(join(sub, '.resp-init.json.tmp-1-abc'), 'x');
-  await writeFile(join(sub, '.other.tmp-1-abc'), 'x');
-  await removeStaleTemps(join(sub, 'resp-init.json'));
-  assert.deepEqual(await readdir(sub), ['.other.tmp-1-abc']);
+  const ours = ['.resp-init.json.tmp-1-abcdef012345', '.resp-init.json.tmp-4194304-0123456789ab'];
+  // Not ours: another target, a name that only starts like ours, a different suffix shape.
+  const others = ['.other.tmp-1-abcdef012345', '.resp-init.json.tmp-1-abc', '.resp-init.json.tmp-x-abcdef012345', '.resp-init.json.tmp-1-abcdef012345.bak', 'resp-init.json.tmp-1-abcdef012345'];
+  for (const name of [...ours, ...others]) await writeFile(join(sub, name), 'x');
+  assert.equal(await removeStaleTemps(join(sub, 'resp-init.json')), ours.length);
+  assert.deepEqual((await readdir(sub)).sort(), [...others].sort());
+  for (const name of ours) assert.equal(isTempOf(name, 'resp-init.json'), true, name);
+  for (const name of others) assert.equal(isTempOf(name, join(sub, 'resp-init.json')), false, name);
 });
 
 /** Runs the writer, waits for `afterWrites` completed writes plus a random delay, and SIGKILLs it. */

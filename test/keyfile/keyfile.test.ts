@@ -201,7 +201,7 @@ test('converting edgex → v2 removes the salt file no longer needed; v2 → edg
 test('leftover temp files of a crashed writer are removed by the next write', async () => {
   const loc = freshLoc();
   await mkdir(loc.dir, { mode: 0o700 });
-  await writeFile(join(loc.dir, '.resp-init.json.tmp-999-abcdef'), 'half');
+  await writeFile(join(loc.dir, '.resp-init.json.tmp-999-abcdef012345'), 'half');
   await writeKeyFile(loc, secrets(), { format: 'v2', ikm });
   assert.deepEqual(await files(loc), ['resp-init.json']);
 });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { type V2Contents, decryptV2, encryptV2, parseV2 } from '../../src/vmk/envelope-v2.js';
+import { type V2Contents, V2_KEY_CHECK_INFO, decryptV2, encryptV2, parseV2, v2KeyCheckValue } from '../../src/vmk/envelope-v2.js';
+import { keyCheckValue } from '../../src/vmk/aead-box.js';
 import { parseJsonObject } from '../../src/vmk/json-fields.js';
 import { isSecretStoreError } from '../../src/errors.js';
 import { loadGolden } from './vectors.js';
@@ -99,8 +100,62 @@ test('every single-bit flip of every byte of a small v2 file gives a clean error
       codes.set(error.code, (codes.get(error.code) ?? 0) + 1);
     }
   }
-  for (const code of codes.keys()) assert.ok(['KEYFILE_MALFORMED', 'KEYFILE_UNSUPPORTED', 'KEYFILE_WRONG_IKM', 'KEYFILE_TAMPERED'].includes(code), code);
-  assert.ok((codes.get('KEYFILE_TAMPERED') ?? 0) > 0 && (codes.get('KEYFILE_WRONG_IKM') ?? 0) > 0);
+  for (const code of codes.keys()) assert.ok(['KEYFILE_MALFORMED', 'KEYFILE_UNSUPPORTED', 'KEYFILE_TAMPERED'].includes(code), code);
+  // With the right IKM, no single-bit change — of the salt and the key check included — reads as a wrong IKM.
+  assert.equal(codes.get('KEYFILE_WRONG_IKM'), undefined, 'a flip read as a wrong IKM');
+  assert.ok((codes.get('KEYFILE_TAMPERED') ?? 0) > 0);
+});
+
+/** Replaces hex digit `n` (0-based) of the string field `field` of a v2 file with another hex digit. */
+function changeDigit(bytes: Buffer, field: 'salt' | 'key_check', n: number): Buffer {
+  const text = bytes.toString('utf8');
+  const at = text.indexOf(`"${field}":"`) + field.length + 4 + n;
+  const digit = text[at] === '0' ? '1' : '0';
+  return Buffer.from(text.slice(0, at) + digit + text.slice(at + 1));
+}
+
+test('an altered key_check is tampering, not a wrong IKM (the shares still open under the IKM)', () => {
+  const bytes = encryptV2(ikm, { shares: [Buffer.alloc(33, 1), Buffer.alloc(33, 2)], threshold: 2 });
+  for (const n of [0, 17, 63]) {
+    assert.throws(() => open(ikm, changeDigit(bytes, 'key_check', n)), {
+      code: 'KEYFILE_TAMPERED',
+      message: /resp-init.json: its "key_check" field was changed: the file was altered or damaged, the IKM is right \(the key shares open under it\); restore the file from a backup, nothing was changed/,
+    });
+  }
+  // A wrong IKM on the same altered file is still a wrong IKM.
+  assert.throws(() => open(Buffer.alloc(32, 0x5b), changeDigit(bytes, 'key_check', 0)), { code: 'KEYFILE_WRONG_IKM' });
+});
+
+test('a salt altered in one hex digit (any single-bit error) is tampering, and says which digit', () => {
+  const bytes = encryptV2(ikm, { shares: [Buffer.alloc(33, 1), Buffer.alloc(33, 2)], threshold: 2, rootToken: Buffer.from('hvs.ROOT') });
+  for (const n of [0, 1, 30, 63]) {
+    assert.throws(() => open(ikm, changeDigit(bytes, 'salt', n)), {
+      code: 'KEYFILE_TAMPERED',
+      message: new RegExp(`hex digit ${n + 1} of its "salt" field was changed: the file was altered or damaged, the IKM is right`),
+    });
+  }
+  // Salt AND key check altered in one digit each: share 0 does not open and no salt neighbour reproduces the
+  // altered key check — this combination cannot be told from a wrong IKM (the message says an altered salt looks so).
+  assert.throws(() => open(ikm, changeDigit(changeDigit(bytes, 'salt', 5), 'key_check', 5)), { code: 'KEYFILE_WRONG_IKM', message: /"salt" field may have been replaced/ });
+});
+
+test('a salt replaced wholesale cannot be told from a wrong IKM: KEYFILE_WRONG_IKM, and the message names both causes', () => {
+  const bytes = encryptV2(ikm, { shares: [Buffer.alloc(33, 1)] });
+  const text = bytes.toString('utf8');
+  const replaced = Buffer.from(text.replace(/"salt":"[0-9a-f]{64}"/, `"salt":"${'ab'.repeat(32)}"`));
+  assert.throws(() => open(ikm, replaced), {
+    code: 'KEYFILE_WRONG_IKM',
+    message: /the hook returned a different key than the one that encrypted it \(changed TPM state or PCRs\?\); nothing was changed \(if the hook and the platform state are unchanged, the file's "salt" field may have been replaced/,
+  });
+});
+
+test('the salt search computes exactly the key check HKDF computes', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 16, maxLength: 128 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (k, salt) => {
+      assert.deepEqual(v2KeyCheckValue(Buffer.from(k), Buffer.from(salt)), keyCheckValue(Buffer.from(k), Buffer.from(salt), V2_KEY_CHECK_INFO));
+    }),
+    { numRuns: 50 },
+  );
 });
 
 test('any byte replaced by any value, and any truncation, is refused', () => {

@@ -12,7 +12,8 @@ export const watchCommand: Command = {
   usage: `Usage: secretstore-setup watch [options]
 
 Checks every node each interval and unseals a sealed one (after a store restart) with the key file, running the
-IKM hook only when an unseal is needed and wiping the IKM right after. A node that does not answer is polled every
+IKM hook only when an unseal is needed; once the IKM has opened the key file it is kept in memory for the life of
+the process (a hook may release it only once per boot) and wiped on exit; the shares are never kept. A node that does not answer is polled every
 interval (its restart is caught within one interval); other failures (unseal rejected, hook or key file failing)
 back off exponentially per node. Unseals take the key-file lock, so watch and bootstrap never interleave shares.
 Stops on SIGTERM/SIGINT. Serves /healthz (200 when every node is unsealed, else 503) and /metrics (Prometheus).
