@@ -40,11 +40,19 @@ export interface LoggerOptions {
 /** How long buffered stderr lines may wait before they are written. */
 export const LOG_FLUSH_DELAY_MS = 10;
 
+/** Arranges for `flush` to be called once, `delayMs` ms from now; {@link LineBuffer}'s timer, replaceable in tests. */
+export type ScheduleFlush = (flush: () => void, delayMs: number) => void;
+
+/** The default {@link ScheduleFlush}: an unref'd `setTimeout`, so a waiting flush never keeps a process alive. */
+export const unrefTimeout: ScheduleFlush = (flush, delayMs) => {
+  setTimeout(flush, delayMs).unref();
+};
+
 /**
  * Collects lines and hands them to `write` as one chunk (lines joined, each ending in a newline) `delayMs` after the
  * first waiting line (an unref'd timer: it never keeps a process alive), or at once when more than `maxChars`
  * characters are waiting, so a burst cannot grow it without bound. Exported so the batching can be tested with a
- * fake writer; the loggers share one for stderr.
+ * fake writer and a fake timer (`schedule`); the loggers share one for stderr.
  */
 export class LineBuffer {
   private pending = '';
@@ -52,11 +60,13 @@ export class LineBuffer {
   private readonly write: (chunk: string) => void;
   private readonly maxChars: number;
   private readonly delayMs: number;
+  private readonly schedule: ScheduleFlush;
 
-  constructor(write: (chunk: string) => void, maxChars = 64 * 1024, delayMs = LOG_FLUSH_DELAY_MS) {
+  constructor(write: (chunk: string) => void, maxChars = 64 * 1024, delayMs = LOG_FLUSH_DELAY_MS, schedule: ScheduleFlush = unrefTimeout) {
     this.write = write;
     this.maxChars = maxChars;
     this.delayMs = delayMs;
+    this.schedule = schedule;
   }
 
   /** Queues one line (without its newline). */
@@ -68,7 +78,7 @@ export class LineBuffer {
     }
     if (!this.scheduled) {
       this.scheduled = true;
-      setTimeout(this.flushScheduled, this.delayMs).unref();
+      this.schedule(this.flushScheduled, this.delayMs);
     }
   }
 

@@ -2,7 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fc from 'fast-check';
-import { LineBuffer, Logger, needsQuoting, type LogFields, type LogFormat, type LogLevel } from '../src/log.js';
+import {
+  LineBuffer,
+  LOG_FLUSH_DELAY_MS,
+  Logger,
+  needsQuoting,
+  type LogFields,
+  type LogFormat,
+  type LogLevel,
+  type ScheduleFlush,
+} from '../src/log.js';
 
 const LOG_MODULE = new URL('../src/log.js', import.meta.url).href;
 
@@ -130,34 +139,62 @@ test('property: needsQuoting is exactly "empty, or any white space, quote, equal
   );
 });
 
+/** A fake {@link ScheduleFlush}: records each scheduled flush and its delay; `fire` runs them, in order, when a test says. */
+function fakeTimer(): { schedule: ScheduleFlush; delays: number[]; waiting: () => number; fire: () => void } {
+  const queue: (() => void)[] = [];
+  const delays: number[] = [];
+  return {
+    schedule: (flush, delayMs) => {
+      queue.push(flush);
+      delays.push(delayMs);
+    },
+    delays,
+    waiting: () => queue.length,
+    fire: () => {
+      for (const flush of queue.splice(0)) flush();
+    },
+  };
+}
+
 test('LineBuffer: lines are written together, in order, after the delay; an urgent line flushes first', async () => {
   const chunks: string[] = [];
-  const buffer = new LineBuffer((c) => chunks.push(c), 64 * 1024, 5);
+  const timer = fakeTimer();
+  const buffer = new LineBuffer((c) => chunks.push(c), 64 * 1024, 5, timer.schedule);
   buffer.push('a');
   buffer.push('b');
+  assert.deepEqual(timer.delays, [5], 'one flush is scheduled, the delay after the first waiting line');
   await new Promise((r) => setImmediate(r));
   buffer.push('c');
   assert.deepEqual(chunks, [], 'nothing written before the delay, even across event-loop turns');
-  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(timer.waiting(), 1, 'lines arriving while a flush is scheduled share it');
+  timer.fire();
   assert.deepEqual(chunks, ['a\nb\nc\n']);
   buffer.push('d');
+  assert.equal(timer.waiting(), 1, 'the next line schedules a new flush');
   buffer.pushNow('E');
   assert.deepEqual(chunks, ['a\nb\nc\n', 'd\nE\n']);
-  await new Promise((r) => setTimeout(r, 30));
+  timer.fire();
   assert.equal(chunks.length, 2, 'the scheduled flush finds nothing left');
   buffer.push('f');
   buffer.flush();
   assert.equal(chunks.length, 3);
   assert.equal(chunks[2], 'f\n');
+  timer.fire();
+  assert.equal(chunks.length, 3, 'an explicit flush leaves the scheduled one nothing to write');
+  assert.deepEqual(timer.delays, [5, 5, 5]);
 });
 
 test('LineBuffer: a burst larger than the limit is written at once, without waiting for the turn', () => {
   const chunks: string[] = [];
-  const buffer = new LineBuffer((c) => chunks.push(c), 10);
+  const timer = fakeTimer();
+  const buffer = new LineBuffer((c) => chunks.push(c), 10, LOG_FLUSH_DELAY_MS, timer.schedule);
   buffer.push('12345');
   assert.equal(chunks.length, 0);
+  assert.deepEqual(timer.delays, [LOG_FLUSH_DELAY_MS], 'the default delay');
   buffer.push('67890');
   assert.deepEqual(chunks, ['12345\n67890\n']);
+  timer.fire();
+  assert.deepEqual(chunks, ['12345\n67890\n'], 'the scheduled flush finds nothing left');
 });
 
 /** Runs an ES module script in a fresh node; `onStdout` may act on what it prints (e.g. send a signal). */
@@ -256,4 +293,18 @@ console.log(seen.length);
   assert.equal(code, 0, stderr);
   assert.equal(stdout.trim(), '1');
   assert.deepEqual(stderr.trimEnd().split('\n').map((l) => l.replace(/^\S+ /, '')), ['marker-1', 'INFO  a', 'INFO  b c=1', 'marker-2']);
+});
+
+test('LineBuffer: by default a real timer flushes after the delay, and a waiting flush never keeps the process alive', async () => {
+  // The 1 ms flush expires before the 50 ms timer, so it has run when that fires (timers run in expiry order); the
+  // 60 s flush scheduled then is unref'd: the process exits at once instead of waiting for it.
+  const { code, stdout, stderr } = await runScript(`import { LineBuffer } from ${JSON.stringify(LOG_MODULE)};
+new LineBuffer((c) => process.stdout.write('flushed ' + c), 1024, 1).push('x');
+setTimeout(() => {
+  process.stdout.write('tick\\n');
+  new LineBuffer((c) => process.stdout.write('never ' + c), 1024, 60_000).push('y');
+}, 50);
+`);
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout, 'flushed x\ntick\n');
 });

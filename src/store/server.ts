@@ -92,7 +92,9 @@ export class StoreServer {
         // At init the barrier is open only for this callback: set up policies and mounts, then the root token.
         createRootToken: async (barrier) => (await LogicalLayer.open(barrier)).tokens.createRoot(),
         onInternalError: (err) => {
-          log.error('internal error', { cause: describeCause(err) });
+          // A SecretStoreError's message is secret-free by rule and says what failed (e.g. the disk is full); of
+          // anything else only its class is logged (its message could carry data we cannot vet).
+          log.error('internal error', { cause: err instanceof SecretStoreError ? err.message : describeCause(err) });
         },
       });
       let http: StoreHttpServer;

@@ -21,8 +21,12 @@ interface History {
   acked: Map<string, Op[]>;
 }
 
-/** Runs the writer until `killAfterMs` after it is ready, SIGKILLs it, and returns what it acknowledged. */
-function runAndKill(backend: string, dir: string, seed: number, killAfterMs: number, h: History): Promise<number> {
+/**
+ * Runs the writer until `killAfterMs` after it is ready, SIGKILLs it, and returns what it acknowledged. With
+ * `stallReading`, this process stops reading the writer's output from `ready` until after the kill, as a busy or
+ * descheduled test process does: the pipe fills (a few hundred lines) and the writer's prints stop reaching it.
+ */
+function runAndKill(backend: string, dir: string, seed: number, killAfterMs: number, h: History, stallReading = false): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [WRITER, backend, dir, String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
@@ -36,7 +40,11 @@ function runAndKill(backend: string, dir: string, seed: number, killAfterMs: num
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         if (line === 'ready') {
-          setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+          if (stallReading) child.stdout.pause();
+          setTimeout(() => {
+            child.kill('SIGKILL');
+            child.stdout.resume();
+          }, killAfterMs);
           continue;
         }
         const [kind, op, key, seqText] = line.split(' ');
@@ -90,15 +98,23 @@ async function verify(store: Storage, h: History): Promise<number> {
   return entries;
 }
 
+/** How long the last round of {@link crashRounds} keeps the writer's output unread before the kill. */
+const STALL_MS = 1000;
+
+/** `rounds` rounds killed at a random moment, then one killed after the test stopped reading for {@link STALL_MS}. */
 async function crashRounds(backend: 'durable' | 'file', rounds: number): Promise<void> {
   const root = await makeTempDir('sss-crash-');
   try {
     const dir = join(root, 'data');
     const h: History = { tried: new Map(), acked: new Map() };
     let totalAcked = 0;
-    for (let r = 0; r < rounds; r++) {
-      const killAfter = 5 + Math.floor(Math.random() * 120);
-      totalAcked += await runAndKill(backend, dir, r * 7919 + 1, killAfter, h);
+    for (let r = 0; r <= rounds; r++) {
+      // The last round stops reading long enough for the pipe to fill (it holds a few hundred lines; the writer prints
+      // about one a millisecond): a writer that went on past an unflushed `try` line leaves values no announced put
+      // wrote, as the original writer did on a loaded machine.
+      const stall = r === rounds;
+      const killAfter = stall ? STALL_MS : 5 + Math.floor(Math.random() * 120);
+      totalAcked += await runAndKill(backend, dir, r * 7919 + 1, killAfter, h, stall);
       const store = backend === 'file' ? await FileStorage.open(dir) : await openDurableStorage(dir);
       try {
         await verify(store, h);
