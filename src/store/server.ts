@@ -12,6 +12,7 @@ import { StoreHttpServer, type TlsMaterial } from './http/http-server.js';
 import { LogicalLayer } from './http/logical-layer.js';
 import { ReadCache, type ReadCacheLimits } from './read-cache.js';
 import { SealManager } from './seal/seal-manager.js';
+import { INIT_ABANDONED_MESSAGE } from './seal/init-attempt.js';
 import { DURABLE_STORAGE_TYPE, openDurableStorage } from './storage/durable.js';
 import type { Storage } from './storage/storage.js';
 
@@ -77,6 +78,9 @@ export class StoreServer {
         cache = new ReadCache(barrier, options.readCache);
         logical = await LogicalLayer.open(cache);
         log.info('unsealed');
+      });
+      seal.onInitAbandoned(() => {
+        log.info(INIT_ABANDONED_MESSAGE);
       });
       seal.onSeal(() => {
         cache?.wipe();

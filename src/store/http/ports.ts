@@ -27,6 +27,11 @@ export interface SealPort {
   rekeyInit(req: JsonRecord): JsonRecord;
   rekeyCancel(): void;
   rekeyUpdate(req: JsonRecord): Promise<JsonRecord>;
+  /**
+   * `PUT sys/init/abandon {init_attempt}` (src/bootstrap/init-control.ts): erases a store whose init's shares were
+   * lost. Optional so that test doubles need not implement it; a seal without it answers 404.
+   */
+  abandonInit?(req: JsonRecord): Promise<JsonRecord>;
 }
 
 /** The fields of a token entry the HTTP layer reads. */

@@ -178,7 +178,7 @@ function isUnder(path: string, base: string): boolean {
 }
 
 /** The bodyless seal endpoints and the ones whose handlers read a small JSON body (exact API paths). */
-const SEAL_PATHS: ReadonlySet<string> = new Set(['sys/init', 'sys/unseal', 'sys/seal', 'sys/seal-status', 'sys/health', 'sys/leader']);
+const SEAL_PATHS: ReadonlySet<string> = new Set(['sys/init', 'sys/init/abandon', 'sys/unseal', 'sys/seal', 'sys/seal-status', 'sys/health', 'sys/leader']);
 
 /** Whether `path` (after `/v1/`, a trailing slash ignored) is one of the seal endpoints of {@link SEAL_BODY_LIMIT}. */
 export function isSealEndpoint(path: string): boolean {

@@ -1,6 +1,6 @@
 /**
  * The `sys/*` endpoints Vault serves outside the logical router, most of them unauthenticated and available while
- * sealed: init, seal-status, unseal, health, leader, generate-root and rekey. They answer raw JSON (no envelope) and,
+ * sealed: init (and init/abandon), seal-status, unseal, health, leader, generate-root and rekey. They answer raw JSON (no envelope) and,
  * for a method they do not serve, 405 `{"errors":[]}` as Vault's http package does.
  */
 import { StoreApiError } from '../api-error.js';
@@ -45,6 +45,13 @@ async function init(call: SysCall, s: SysServices): Promise<ApiResult> {
     // The shares leave the process only in this response; drop our copies now.
     for (const k of keys) k.fill(0);
   }
+}
+
+/** `PUT sys/init/abandon`: unauthenticated, allowed while sealed (the seal state machine checks everything). */
+async function initAbandon(call: SysCall, s: SysServices): Promise<ApiResult> {
+  if (!isWrite(call.method)) return methodNotAllowed();
+  if (s.seal.abandonInit === undefined) return errorResult(404, []);
+  return okJson(await s.seal.abandonInit(call.body()));
 }
 
 function sealStatus(call: SysCall, s: SysServices): ApiResult {
@@ -132,6 +139,7 @@ async function rekeyUpdate(call: SysCall, s: SysServices): Promise<ApiResult> {
 /** The unauthenticated sys endpoints by exact path (after `/v1/`). */
 export const SYS_HANDLERS: ReadonlyMap<string, SysHandler> = new Map<string, SysHandler>([
   ['sys/init', init],
+  ['sys/init/abandon', initAbandon],
   ['sys/seal-status', sealStatus],
   ['sys/unseal', unseal],
   ['sys/health', health],

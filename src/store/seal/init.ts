@@ -12,11 +12,14 @@ import type { Storage } from '../storage/storage.js';
 import { intField, stringArrayField, stringField } from './request-fields.js';
 import { newSealConfig, sealConfigProblem, writeSealConfig, type SealConfig } from './seal-config.js';
 import { writeStoredKeys } from './stored-keys.js';
+import { parseInitAttemptField, writeInitAttempt } from './init-attempt.js';
 
 /** A validated init request. */
 export interface InitParams {
   shares: number;
   threshold: number;
+  /** SHA-256 (64 lowercase hex) of the boot flow's attempt id, recorded at `core/init-attempt` (see init-attempt.ts). */
+  attemptSha256?: string | undefined;
 }
 
 /** Parses and validates `sys/init`'s body; throws 400 with Vault's messages. */
@@ -30,7 +33,8 @@ export function parseInitRequest(req: Record<string, unknown>): InitParams {
   if (problem !== undefined) throw badRequest(`invalid seal configuration: ${problem}`);
   if (pgpKeys.length > 0) throw badRequest('pgp_keys are not supported by this server; omit them to receive the shares in clear');
   if (rootTokenPgpKey !== '') throw badRequest('root_token_pgp_key is not supported by this server; omit it');
-  return { shares, threshold };
+  const attemptSha256 = parseInitAttemptField(req);
+  return { shares, threshold, attemptSha256 };
 }
 
 /** Deletes every entry under `prefix` (leftovers of an init that crashed before its commit point). */
@@ -80,6 +84,8 @@ export async function initializeStore(
 ): Promise<InitOutcome> {
   await clearForInit(physical);
   await physical.put(INIT_MARKER_PATH, Buffer.from('{}\n'));
+  // Before the commit point, so the recorded attempt exists exactly when this init committed.
+  if (params.attemptSha256 !== undefined) await writeInitAttempt(physical, params.attemptSha256);
   const unsealKey = randomBytes(AES_KEY_LENGTH);
   const rootKey = randomBytes(AES_KEY_LENGTH);
   let keys: Buffer[] = [];

@@ -12,6 +12,15 @@ import type { Storage } from '../storage/storage.js';
 import type { SealCore } from './core-context.js';
 import { RootGeneration } from './generate-root.js';
 import { initializeStore, parseInitRequest } from './init.js';
+import {
+  attemptMatches,
+  deleteInitAttempt,
+  eraseStore,
+  finishInterruptedReset,
+  NO_RECORDED_ATTEMPT,
+  parseAbandonAttempt,
+  readInitAttempt,
+} from './init-attempt.js';
 import { decodeKey, keyLengthProblem } from './key-input.js';
 import { KeyProgress } from './key-progress.js';
 import { Mutex } from './mutex.js';
@@ -50,15 +59,19 @@ export class SealManager {
   private readonly rekeyOp = new Rekey();
   private readonly unsealCallbacks: ((barrier: Storage) => Promise<void>)[] = [];
   private readonly sealCallbacks: (() => void)[] = [];
+  private readonly resetCallbacks: (() => void)[] = [];
   private config: SealConfig | undefined;
+  /** The recorded init attempt hash (`core/init-attempt`) while initialized and never unsealed since. */
+  private initAttempt: string | undefined;
   private cluster: { name: string; id: string } | undefined;
   private closed = false;
   private readonly core: SealCore;
 
-  private constructor(physical: Storage, options: SealManagerOptions, config: SealConfig | undefined) {
+  private constructor(physical: Storage, options: SealManagerOptions, config: SealConfig | undefined, initAttempt: string | undefined) {
     this.physical = physical;
     this.options = options;
     this.config = config;
+    this.initAttempt = initAttempt;
     this.barrierImpl = new Barrier(physical);
     const barrier = this.barrierImpl;
     this.core = {
@@ -72,9 +85,15 @@ export class SealManager {
     };
   }
 
-  /** Opens the state machine over `physical`: reads `core/seal-config`; always starts sealed. */
+  /**
+   * Opens the state machine over `physical`: reads `core/seal-config` and `core/init-attempt`; always starts sealed.
+   * Without a seal configuration, the leftovers of an interrupted init or reset (the init marker present) are erased.
+   */
   static async open(physical: Storage, options: SealManagerOptions): Promise<SealManager> {
-    return new SealManager(physical, options, await readSealConfig(physical));
+    const config = await readSealConfig(physical);
+    if (config === undefined) await finishInterruptedReset(physical);
+    const initAttempt = config === undefined ? undefined : await readInitAttempt(physical);
+    return new SealManager(physical, options, config, initAttempt);
   }
 
   /** Whether `sys/init` has completed on this storage. */
@@ -114,6 +133,7 @@ export class SealManager {
         rootToken = await createRootToken(barrier);
       });
       this.config = outcome.config;
+      this.initAttempt = params.attemptSha256;
       this.unsealProgress.clear();
       return { keys: outcome.keys, rootToken };
     });
@@ -158,12 +178,45 @@ export class SealManager {
         } finally {
           wipe(result.rootKey);
         }
+        await this.forgetInitAttempt();
         await this.afterUnseal();
         return this.sealStatus();
       } finally {
         wipe(key);
       }
     });
+  }
+
+  /**
+   * `PUT sys/init/abandon {init_attempt}`: erases a store whose recorded init attempt (never unsealed since init)
+   * hashes from `init_attempt`, so it can be initialized again. Refuses (400/409/403) otherwise; see
+   * src/bootstrap/init-control.ts for the contract.
+   */
+  async abandonInit(req: Record<string, unknown>): Promise<{ initialized: false }> {
+    return await this.mutex.run(async () => {
+      this.assertOpen();
+      if (this.config === undefined) throw badRequest('the store is not initialized');
+      const recorded = this.initAttempt;
+      if (recorded === undefined) throw new StoreApiError(409, NO_RECORDED_ATTEMPT);
+      const attempt = parseAbandonAttempt(req);
+      try {
+        if (!attemptMatches(attempt, recorded)) throw new StoreApiError(403, 'init attempt mismatch');
+      } finally {
+        wipe(attempt);
+      }
+      // Never unsealed since init: the barrier is sealed and there is no logical layer to drop.
+      this.sealNow();
+      await eraseStore(this.physical);
+      this.config = undefined;
+      this.initAttempt = undefined;
+      for (const cb of this.resetCallbacks) cb();
+      return { initialized: false };
+    });
+  }
+
+  /** Registers a callback run after `sys/init/abandon` erased the store (log one line, no secret). */
+  onInitAbandoned(cb: () => void): void {
+    this.resetCallbacks.push(cb);
   }
 
   /** `PUT sys/seal`: wipes every key from memory; sealing a sealed store is fine. */
@@ -239,6 +292,18 @@ export class SealManager {
     });
   }
 
+  /** First successful unseal: deletes `core/init-attempt` durably before any answer or logical write; a failure re-seals. */
+  private async forgetInitAttempt(): Promise<void> {
+    if (this.initAttempt === undefined) return;
+    try {
+      await deleteInitAttempt(this.physical);
+      this.initAttempt = undefined;
+    } catch (err) {
+      this.sealNow();
+      throw new SecretStoreError('IO', 'unsealed, but deleting the recorded init attempt failed; the store was sealed again', { cause: err });
+    }
+  }
+
   private async afterUnseal(): Promise<void> {
     try {
       const info = await this.barrierImpl.get(CLUSTER_INFO_PATH);
@@ -278,6 +343,7 @@ export class SealManager {
       buildDate: this.options.buildDate ?? '',
       storageType: this.options.storageType,
       cluster: this.cluster,
+      initAttemptSha256: this.initAttempt,
     };
   }
 }

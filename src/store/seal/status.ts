@@ -17,6 +17,8 @@ export interface CoreState {
   storageType: string;
   /** Present only while unsealed. */
   cluster: { name: string; id: string } | undefined;
+  /** The recorded init attempt hash while initialized and never unsealed since (src/bootstrap/init-control.ts). */
+  initAttemptSha256?: string | undefined;
 }
 
 /** Vault's `SealStatusResponse` (`cluster_name`/`cluster_id` omitted while sealed, as Go's `omitempty` does). */
@@ -39,6 +41,8 @@ export function sealStatusBody(s: CoreState): Record<string, unknown> {
   }
   body.recovery_seal = false;
   body.storage_type = s.storageType;
+  body.init_attempt_supported = true;
+  if (s.initAttemptSha256 !== undefined) body.init_attempt_sha256 = s.initAttemptSha256;
   return body;
 }
 

@@ -25,6 +25,7 @@ test('uninitialized: seal-status and health as Vault reports them', async () => 
     migration: false,
     recovery_seal: false,
     storage_type: 'inmem',
+    init_attempt_supported: true,
   });
   const h = m.health({});
   assert.equal(h.status, 501);

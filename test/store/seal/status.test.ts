@@ -19,12 +19,17 @@ const base: CoreState = {
 test('seal-status keeps Vault field order and shows cluster fields only while unsealed', () => {
   assert.deepEqual(Object.keys(sealStatusBody(base)), [
     'type', 'initialized', 'sealed', 't', 'n', 'progress', 'nonce', 'version', 'build_date', 'migration',
-    'cluster_name', 'cluster_id', 'recovery_seal', 'storage_type',
+    'cluster_name', 'cluster_id', 'recovery_seal', 'storage_type', 'init_attempt_supported',
   ]);
   const sealed = sealStatusBody({ ...base, sealed: true, progress: 2, nonce: 'n' });
   assert.equal(sealed.cluster_name, undefined);
   assert.equal(sealed.progress, 2);
   assert.equal(sealed.t, 3);
+  assert.equal(sealed.init_attempt_supported, true);
+  assert.equal('init_attempt_sha256' in sealed, false);
+  const withAttempt = sealStatusBody({ ...base, sealed: true, initAttemptSha256: 'ab'.repeat(32) });
+  assert.equal(withAttempt.init_attempt_sha256, 'ab'.repeat(32));
+  assert.deepEqual(Object.keys(withAttempt).slice(-2), ['init_attempt_supported', 'init_attempt_sha256']);
 });
 
 test('health: precedence uninit → sealed → active, custom codes, time in seconds', () => {
