@@ -4,13 +4,13 @@ import { parseCommandArgs, parseIntegerOption } from '../args.js';
 import { SecretStoreError } from '../../errors.js';
 import { loadConfig, type ConfigOverrides, type LoadedConfig } from '../../config/config.js';
 import { HookIkmSource, hookOptionsFromEnv, type IkmSource } from '../../vmk/ikm-hook.js';
-import { runBootstrap } from '../../bootstrap/flow.js';
-import { makeClients } from '../../bootstrap/nodes.js';
-import { startLongRun, type LongRun } from '../../bootstrap/long-run.js';
+import type { LongRun } from '../../bootstrap/long-run.js';
 import { wipe } from '../../crypto.js';
 import { openStageGate, stageGateFromEnv, type StageGate, type StageGateAddress } from '../../edgex/stage-gate.js';
-import { configDirFromArgs, loadTokenProviderSettings } from '../../edgex/token-provider/provider-settings.js';
 import { normalizeEdgexArgs } from '../edgex-flags.js';
+
+// The boot flow (and with it EdgeX's duties) and the --longRun service load when `bootstrap` runs them, not when
+// this module is imported: status, watch and protect import it for its option table, configuration and IKM source.
 
 /** Options shared by bootstrap, watch and status. */
 export const STORE_OPTIONS = {
@@ -84,6 +84,9 @@ ${STORE_OPTIONS_USAGE}
 Exit status: 0 ready, 1 failure (one-line reason on stderr), 2 usage error.
 See docs/bootstrap.md for the configuration reference and the operations runbook.`,
   async run(ctx) {
+    // Loads while the arguments and the configuration are read (settled at once if they fail: no unhandled rejection).
+    const flow = import('../../bootstrap/flow.js');
+    flow.catch(() => undefined);
     const { values } = parseCommandArgs(normalizeEdgexArgs(ctx.argv), {
       ...STORE_OPTIONS,
       secretStoreInterval: { type: 'string' },
@@ -115,6 +118,7 @@ See docs/bootstrap.md for the configuration reference and the operations runbook
       throw new SecretStoreError('USAGE', '--longRun is EdgeX 4 only (3.1 makes no token roles to re-issue through); remove it or set SecretStore.Type: openbao');
     }
     const ikmSource = ikmSourceFromEnv(ctx.env);
+    const { runBootstrap } = await flow;
     const result = await runBootstrap({
       config,
       log: ctx.log,
@@ -148,6 +152,11 @@ async function serveAfterBoot(
   try {
     if (gate !== undefined) stageGate = await openStageGate({ ...gate, log: ctx.log });
     if (longRun) {
+      const [{ configDirFromArgs, loadTokenProviderSettings }, { makeClients }, { startLongRun }] = await Promise.all([
+        import('../../edgex/token-provider/provider-settings.js'),
+        import('../../bootstrap/nodes.js'),
+        import('../../bootstrap/long-run.js'),
+      ]);
       const provider = await loadTokenProviderSettings(configDirFromArgs(config.edgex.tokenProviderArgs), ctx.env, ctx.cwd);
       const client = (await makeClients(config, ctx.log, ctx.signal))[0];
       if (client === undefined) throw new SecretStoreError('CONFIG', 'no secret store address configured');
