@@ -49,6 +49,9 @@ export type ErrorCode =
   // embedded store core (barrier, durable storage)
   | 'STORE_CORRUPT'
   | 'STORE_LOCKED'
+  // shared storage and HA (several store nodes on etcd)
+  | 'STORE_UNAVAILABLE'
+  | 'STORE_STANDBY'
   // anything that should never happen
   | 'INTERNAL'
   // recovery copies of the shares (keys escrow / keys recover)
