@@ -8,6 +8,7 @@ import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/pr
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from '../crypto.js';
 import { SecretStoreError, describeCause } from '../errors.js';
+import { pidAlive } from './process-alive.js';
 
 /** Mode of files holding secrets. */
 export const SECRET_FILE_MODE = 0o600;
@@ -184,3 +185,22 @@ export async function removeStaleTemps(target: string): Promise<number> {
   return removed;
 }
 
+/**
+ * Removes the temp files that writers of `target` which are no longer running left behind (the pid is in each temp
+ * file's name), and keeps those of live writers: for writers that take no lock (`protect`, `unprotect`), where a
+ * concurrent writer's temp file may be in use. A pid reused since only keeps a leftover, never removes a live one.
+ */
+export async function removeDeadWritersTemps(target: string): Promise<number> {
+  let removed = 0;
+  for (const path of await listTemps(target)) {
+    const pid = Number(basename(path).slice(tempPrefix(target).length).split('-')[0]);
+    if (pid === process.pid || pidAlive(pid)) continue;
+    try {
+      await unlink(path);
+      removed++;
+    } catch {
+      // gone already, or not ours to remove: leave it
+    }
+  }
+  return removed;
+}

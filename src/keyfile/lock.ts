@@ -9,6 +9,7 @@ import { link, open, readFile, readdir, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path';
 import { SecretStoreError, describeCause } from '../errors.js';
 import { randomBytes } from '../crypto.js';
+import { pidAlive } from './process-alive.js';
 
 /** Who holds a lock, as written in the lock file. */
 interface LockOwner {
@@ -56,15 +57,6 @@ function parseOwner(text: string): LockOwner | undefined {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return describeCause(err) === 'EPERM'; // exists, but belongs to someone else
-  }
-}
-
 /** True when the recorded owner (another pid) certainly no longer holds the lock. */
 async function ownerGone(owner: LockOwner, me: LockOwner): Promise<boolean> {
   if (owner.boot !== null && me.boot !== null && owner.boot !== me.boot) return true;
@@ -103,19 +95,50 @@ async function tryCreate(lockPath: string, owner: LockOwner): Promise<boolean> {
   }
 }
 
-/** Moves a stale lock aside, checking that what was moved is the stale one (not a lock just taken by another process). */
-async function breakStale(lockPath: string, staleText: string): Promise<void> {
-  const aside = `${lockPath}.stale-${process.pid}-${randomBytes(6).toString('hex')}`;
+/**
+ * Removes a stale lock whose text was `staleText`. Breakers take turns through a second lock file, `<lock>.break`,
+ * and the one holding it re-reads the lock before removing it: while the owner is dead only a breaker removes the
+ * lock, and a fresh lock cannot replace the stale one before it is removed, so the text read under the guard is
+ * still what is removed. (Moving the lock aside and putting it back when the moved one was fresh — the way this
+ * worked before — let a third waiter take the slot while it was empty: two waiters then held the lock at once.) A
+ * guard left by a breaker that died in its few microseconds is itself broken the old way, by moving it aside: that
+ * race needs a dead breaker and three waiters at once.
+ */
+async function breakStale(lockPath: string, staleText: string, me: LockOwner): Promise<void> {
+  const guard = `${lockPath}.break`;
+  let created: boolean;
   try {
-    await rename(lockPath, aside);
+    created = !processHeld.has(guard) && (await tryCreate(guard, me));
+  } catch (err) {
+    throw new SecretStoreError('IO', `cannot create the lock file ${guard} (${describeCause(err)})`, { cause: err });
+  }
+  if (!created) {
+    const text = await readFile(guard, 'utf8').catch(() => undefined);
+    const owner = text === undefined ? undefined : parseOwner(text);
+    if (text !== undefined && (owner === undefined || (owner.pid === me.pid ? !processHeld.has(guard) : await ownerGone(owner, me)))) {
+      await moveAsideStale(guard, text);
+    }
+    return; // another breaker is at work (or was, and its guard is gone now): the caller looks again
+  }
+  try {
+    const current = await readFile(lockPath, 'utf8').catch(() => undefined);
+    if (current === staleText) await unlink(lockPath).catch(() => undefined);
+  } finally {
+    await unlink(guard).catch(() => undefined);
+    processHeld.delete(guard);
+  }
+}
+
+/** Moves a stale file aside, checking that what was moved is the stale one, and putting it back otherwise. */
+async function moveAsideStale(path: string, staleText: string): Promise<void> {
+  const aside = `${path}.stale-${process.pid}-${randomBytes(6).toString('hex')}`;
+  try {
+    await rename(path, aside);
   } catch {
     return; // someone else broke or released it
   }
   const moved = await readFile(aside, 'utf8').catch(() => '');
-  if (moved !== staleText) {
-    // We moved a fresh lock another process had just taken: put it back if the slot is still free.
-    await link(aside, lockPath).catch(() => undefined);
-  }
+  if (moved !== staleText) await link(aside, path).catch(() => undefined);
   await unlink(aside).catch(() => undefined);
 }
 
@@ -157,7 +180,7 @@ async function acquire(lockPath: string, options: LockOptions): Promise<void> {
       // Lock files appear whole (linked into place), so an unreadable one is garbage. Our own pid in a lock file we
       // do not hold means a previous process with the same pid (a container's pid 1 after a reboot) left it.
       if (owner === undefined || (owner.pid === me.pid ? !processHeld.has(lockPath) : await ownerGone(owner, me))) {
-        await breakStale(lockPath, text);
+        await breakStale(lockPath, text, me);
         continue;
       }
       if (Date.now() >= deadline) {

@@ -11,7 +11,7 @@ import { SecretStoreError, describeCause } from '../errors.js';
 import { wipe } from '../crypto.js';
 import type { IkmSource } from '../vmk/ikm-hook.js';
 import { isProtectedBlob, protectBlob, unprotectBlob } from '../vmk/protected-blob.js';
-import { writeFileAtomic } from '../keyfile/atomic-write.js';
+import { removeDeadWritersTemps, writeFileAtomic } from '../keyfile/atomic-write.js';
 import { wipeIkmSource } from '../bootstrap/ikm.js';
 
 /** Largest file accepted (protected documents hold at most 1 MiB of plaintext). */
@@ -88,6 +88,8 @@ export async function protectFile(options: ProtectOptions): Promise<ProtectResul
       return Promise.resolve(doc);
     });
     const out = options.out ?? options.file;
+    // A protect killed between its temp file and the rename leaves that temp file; the rerun removes it.
+    await removeDeadWritersTemps(out);
     await writeFileAtomic(out, document, 0o600);
     return { out, purpose, bytes: plaintext.length };
   } finally {
@@ -105,6 +107,7 @@ export async function unprotectFile(options: ProtectOptions): Promise<ProtectRes
   const plaintext = await withIkm(options.ikmSource, (ikm) => Promise.resolve(unprotectBlob(ikm, purpose, document)));
   try {
     const out = options.out ?? options.file;
+    await removeDeadWritersTemps(out);
     await writeFileAtomic(out, plaintext, 0o600);
     return { out, purpose, bytes: plaintext.length };
   } finally {

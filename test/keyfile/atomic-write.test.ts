@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isTempOf, removeStaleTemps, writeFileAtomic } from '../../src/keyfile/atomic-write.js';
+import { isTempOf, removeDeadWritersTemps, removeStaleTemps, writeFileAtomic } from '../../src/keyfile/atomic-write.js';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
 import { SIZES } from './fixtures/atomic-writer.js';
 
@@ -60,6 +60,20 @@ test('removeStaleTemps removes only the temp files of that target, by their exac
   assert.deepEqual((await readdir(sub)).sort(), [...others].sort());
   for (const name of ours) assert.equal(isTempOf(name, 'resp-init.json'), true, name);
   for (const name of others) assert.equal(isTempOf(name, join(sub, 'resp-init.json')), false, name);
+});
+
+test('removeDeadWritersTemps removes the temp files of writers that are gone and keeps those of live ones', async () => {
+  const sub = join(dir, 'dead-writers');
+  await mkdir(sub);
+  // A pid that is certainly gone: a child that has exited (and been reaped).
+  const gone = spawn(process.execPath, ['-e', '0']);
+  const deadPid = await new Promise<number>((resolve) => gone.on('close', () => { resolve(gone.pid ?? 0); }));
+  const dead = `.tls.key.tmp-${String(deadPid)}-abcdef012345`;
+  const live = `.tls.key.tmp-${String(process.ppid)}-0123456789ab`; // our parent is running
+  const mine = `.tls.key.tmp-${String(process.pid)}-00112233aabb`;
+  for (const name of [dead, live, mine]) await writeFile(join(sub, name), 'x');
+  assert.equal(await removeDeadWritersTemps(join(sub, 'tls.key')), 1);
+  assert.deepEqual((await readdir(sub)).sort(), [live, mine].sort());
 });
 
 /** Runs the writer, waits for `afterWrites` completed writes plus a random delay, and SIGKILLs it. */

@@ -1,7 +1,7 @@
 /** protect / unprotect: round trip, atomic 0600, purpose binding, fail closed with the file unchanged. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { makeBootEnv } from '../helpers/boot-env.js';
@@ -52,6 +52,22 @@ test('protect then unprotect restores the bytes; files are 0600; the secret neve
     assert.deepEqual(await readFile(out), secret);
     assert.equal((await stat(out)).mode & 0o777, 0o600);
     for (const o of be.outputs) assert.ok(!o.includes(secret.toString()), 'secret not printed');
+  } finally {
+    await be.close();
+  }
+});
+
+test('protect removes the temp file a protect killed before its rename left behind (the chaos campaign found it)', async () => {
+  const be = await makeBootEnv();
+  try {
+    const file = join(be.dir, 'tls.key');
+    await writeFile(file, 'secret material\n', { mode: 0o600 });
+    // What a SIGKILL between the temp file's fsync and the rename leaves: a temp named after a dead writer.
+    const leftover = join(be.dir, '.tls.key.tmp-4194303-abcdef012345');
+    await writeFile(leftover, 'half a protected document', { mode: 0o600 });
+    const p = await be.cli(['protect', file]);
+    assert.equal(p.code, 0, p.stderr);
+    assert.deepEqual((await readdir(be.dir)).filter((n) => n.includes('tls.key')), ['tls.key']);
   } finally {
     await be.close();
   }

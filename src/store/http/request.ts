@@ -129,13 +129,37 @@ export function parseJsonBody(body: Buffer): JsonObject {
   if (body.length === 0 || body.every((b) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09)) return {};
   if (jsonNestingExceeds(body, MAX_JSON_DEPTH)) throw new StoreApiError(400, 'error parsing JSON');
   let value: unknown;
+  const text = body.toString('utf8');
   try {
-    value = JSON.parse(body.toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     throw new StoreApiError(400, 'error parsing JSON');
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new StoreApiError(400, 'error parsing JSON');
-  return value as JsonObject;
+  // Only an escape (`\ud800`) can put a lone surrogate in: invalid UTF-8 bytes already decode to U+FFFD.
+  return ESCAPED_SURROGATE.test(text) ? (wellFormed(value) as JsonObject) : (value as JsonObject);
+}
+
+const ESCAPED_SURROGATE = /\\u[dD][89a-fA-F]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * Replaces every lone UTF-16 surrogate in the strings and keys of a parsed body with U+FFFD, as Go's encoding/json
+ * decodes them in Vault: such a string is not Unicode, so it could not become a storage key or a JWT claim, and a
+ * name made of one would otherwise fail deep in a backend (a 500) instead of being an ordinary, odd name.
+ */
+function wellFormed(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(LONE_SURROGATE, '\ufffd');
+  if (Array.isArray(value)) return value.map(wellFormed);
+  if (typeof value === 'object' && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      // defineProperty, as JSON.parse does: a `__proto__` key stays an own property, never the prototype.
+      Object.defineProperty(out, k.replace(LONE_SURROGATE, '\ufffd'), { value: wellFormed(v), enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+  return value;
 }
 
 /** For GET, DELETE and list requests Vault passes the query parameters as the request data (minus `list`). */

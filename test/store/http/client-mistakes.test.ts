@@ -189,6 +189,7 @@ test('logical sys endpoints, auth/userpass/* and identity/* answer type-confused
   assert.equal((await h.call('POST', 'sys/auth/userpass', { type: 'userpass' }, t)).status, 204);
   assert.equal((await h.call('POST', 'auth/userpass/users/bob', { password: 'pw' }, t)).status, 204);
   const entity = await h.call('POST', 'identity/entity', { name: 'e1' }, t);
+  console.log(entity);
   assert.equal(entity.status, 200);
   const entityId = String((entity.body.data as Record<string, unknown>).id);
   const paths = [
@@ -230,4 +231,24 @@ test('an OIDC role template: a multi-megabyte or too deeply nested template is a
   }
   assert.equal((await h.call('POST', 'identity/oidc/role/r1', { key: 'k1', template: '{"a":' + nested(DEPTH - 1) + '}' }, t)).status, 204);
   noInternal(h, 'oidc');
+});
+
+test('lone UTF-16 surrogates in a body become U+FFFD as in Vault (Go), never a 500 (the chaos campaign found an OIDC role)', async () => {
+  const h = await storeHarness('unsealed');
+  const body = '{"v":"\\ud800","key":"\\udfff","policy":"\\ud800","name":"\\udc00"}';
+  const role = await h.call('POST', 'identity/oidc/role/fz-r6', body, h.root);
+  not500(role, 'oidc role with lone surrogates');
+  assert.deepEqual(role, { status: 400, body: { errors: ['key "\ufffd" does not exist'] } }, 'an ordinary unknown key');
+  const longKey = await h.call('POST', 'identity/oidc/role/fz-r8', { key: 'ab'.repeat(100_000) }, h.root);
+  assert.equal(longKey.status, 400, 'a 200 KB key name is an unknown key, not a 500');
+  const entity = await h.call('POST', 'identity/entity', '{"name":"x\\ud800y","metadata":{"m":"\\ud83d\\ude00"}}', h.root);
+  assert.equal(entity.status, 200);
+  const data = entity.body.data as Record<string, unknown>;
+  assert.equal(data.name, 'x\ufffdy');
+  const read = await h.call('GET', `identity/entity/id/${String(data.id)}`, undefined, h.root);
+  assert.deepEqual((read.body.data as Record<string, unknown>).metadata, { m: '\u{1f600}' }, 'a valid pair is kept');
+  const proto = await h.call('POST', 'secret/proto', '{"__proto__":{"polluted":"\\ud800"}}', h.root);
+  not500(proto, 'prototype key with a surrogate');
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  noInternal(h, 'surrogates');
 });

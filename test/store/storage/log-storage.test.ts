@@ -38,6 +38,18 @@ test('put/get/delete/list survive reopen; folder 0700, log 0600', () =>
     await again.close();
   }));
 
+test('a lookup of a key that could never be stored answers absent; writing one is refused (the chaos campaign found a 500)', () =>
+  withDir(async (dir) => {
+    const s = await LogStorage.open(dir);
+    try {
+      assert.equal(await s.get('key/' + 'ab'.repeat(40_000)), undefined);
+      assert.equal(await s.get('key/\ud800'), undefined);
+      await assert.rejects(s.put('key/' + 'ab'.repeat(40_000), Buffer.from('x')), (e: unknown) => isSecretStoreError(e, 'INTERNAL'));
+    } finally {
+      await s.close();
+    }
+  }));
+
 test('a torn tail (crash mid-append) is cut off at open; the entries before it are intact', () =>
   withDir(async (dir) => {
     const s = await LogStorage.open(dir);
