@@ -25,6 +25,15 @@
  * Store restarts: when the store stops answering, or answers with a state behind what this run established (sealed
  * again after the unseal), the run goes back to waiting — within the same WaitTimeout budget — and resumes from the
  * store's state with the shares it holds: it never initializes an initialized store and never drops the shares.
+ *
+ * Clusters (`--addr` repeated; docs/bootstrap.md, "Clusters"): the state is read from every node. The cluster is
+ * initialized as soon as one node says so, and then never initialized again; otherwise init goes through the first
+ * node (configured order) that answers, and a refusal because someone else initialized it first falls back to the
+ * key file. After the key file is saved every node that answers is unsealed; a node that is down (or not a member
+ * yet) is reported with its address and does not fail the boot as long as one node ends unsealed and an ACTIVE node
+ * is found among the configured ones (./cluster.ts) within WaitTimeout. Everything after the unseal (root token,
+ * sweeps, EdgeX duties or KV + token-issuing token, revocation) goes to that active node; if it goes away or loses
+ * the role meanwhile, the run resumes through whichever configured node is active next.
  */
 import { SecretStoreError, isSecretStoreError } from '../errors.js';
 import { constantTimeEqual, randomBytes, wipe } from '../crypto.js';
@@ -43,7 +52,8 @@ import type { VaultClient } from '../vault/client.js';
 import type { InitResponse } from '../vault/types.js';
 import { LazyIkm } from './ikm.js';
 import { makeClients } from './nodes.js';
-import { StoreWaiter, type StoreExpectation } from './wait.js';
+import { KNOWN_HEALTH, StoreWaiter, type StoreExpectation } from './wait.js';
+import { findActive, isUnsealedRole, probeNode, probeNodes, roleOf, type NodeProbe } from './cluster.js';
 import { delay } from '../vault/transport.js';
 import { unsealNode } from './unseal.js';
 import {
@@ -87,14 +97,32 @@ export interface BootstrapOptions {
   initControl?: (client: VaultClient) => StoreInitControl;
 }
 
+/**
+ * A configured node the run did not unseal, reported instead of failing the boot (clusters only): `down` (it did not
+ * answer), `uninitialized` (not a member of the initialized cluster yet, e.g. a raft node that has not joined), or
+ * `failed` (it answered, but the unseal failed otherwise). `error` never holds a secret.
+ */
+export interface NodeLeft {
+  address: string;
+  state: 'down' | 'uninitialized' | 'failed';
+  error: string;
+}
+
 /** What a run did, for the command's summary line, tests and the bench. */
 export interface BootstrapResult {
-  /** The state the first node was found in. */
+  /**
+   * The state the store was found in: one node's state; a cluster's is `uninitialized` when no node that answered
+   * was initialized, `unsealed` when one of them was unsealed, else `sealed`.
+   */
   initialState: 'uninitialized' | 'sealed' | 'unsealed';
   /** This run initialized the store. */
   initialized: boolean;
   /** Nodes this run unsealed. */
   unsealedNodes: string[];
+  /** The node everything after the unseal went to: the only node, or the cluster's active node. */
+  activeNode: string;
+  /** Configured nodes left not unsealed by the last unseal pass (clusters only; empty for one node). */
+  nodesLeft: NodeLeft[];
   /** The key file was rewritten (plaintext → encrypted, or a stored root token removed). */
   keyFileRewritten: 'migrated' | 'root-token-removed' | undefined;
   kvMount: KvMountOutcome;
@@ -163,8 +191,13 @@ interface FlowContext {
   ikm: LazyIkm;
   access: KeyFileAccess;
   clients: VaultClient[];
+  /** The first configured node (the only one, without a cluster). */
   primary: VaultClient;
-  control: StoreInitControl;
+  /** Several nodes: the cluster rules apply (probe all, unseal all, post-unseal work on the active node). */
+  cluster: boolean;
+  /** The init-attempt contract of one node (the one init goes to, or the one an interrupted init went to). */
+  controlFor: (client: VaultClient) => StoreInitControl;
+  waiter: StoreWaiter;
   edgexPlan: EdgexSetupPlan | undefined;
   started: number;
 }
@@ -190,6 +223,10 @@ interface RunState {
   initAttempt: Buffer | undefined;
   /** An init of this run may have reached the store although its answer was lost (a transport failure). */
   initUncertain: boolean;
+  /** The node that just refused this run's init with an HTTP error (someone else may have initialized the cluster). */
+  initRefused: VaultClient | undefined;
+  /** Nodes the last unseal pass left sealed (clusters). */
+  nodesLeft: NodeLeft[];
 }
 
 /**
@@ -198,13 +235,14 @@ interface RunState {
  * first-boot window — from the store's answer to the key file's fsync, during which the shares exist only in this
  * process — holds nothing but the write, run synchronously (docs/bootstrap.md, "The first-boot window").
  */
-async function firstBoot(ctx: FlowContext, run: RunState): Promise<InitSecrets> {
-  const { config, log, loc, access, primary, control, ikm } = ctx;
+async function firstBoot(ctx: FlowContext, run: RunState, target: VaultClient): Promise<InitSecrets> {
+  const { config, log, loc, access, ikm } = ctx;
+  const control = ctx.controlFor(target);
   const stale = await inspectKeyFile(loc);
   if (stale !== undefined) {
     throw new SecretStoreError(
       'STORE_KEYFILE_MISMATCH',
-      `the secret store at ${primary.address} is not initialized but a key file already exists at ${stale.path}; ` +
+      `the secret store at ${target.address} is not initialized but a key file already exists at ${stale.path}; ` +
         'refusing to overwrite it: if the store was reset on purpose move the old key file away and rerun, otherwise check the address',
     );
   }
@@ -215,8 +253,8 @@ async function firstBoot(ctx: FlowContext, run: RunState): Promise<InitSecrets> 
   try {
     if (run.initAttempt === undefined && (await control.recordsInitAttempts())) run.initAttempt = randomBytes(INIT_ATTEMPT_BYTES);
     const attempt = run.initAttempt;
-    log.info('initializing the secret store', { node: primary.address, shares: config.secretShares, threshold: config.secretThreshold });
-    await writeInitMarker(loc, primary.address, attempt);
+    log.info('initializing the secret store', { node: target.address, shares: config.secretShares, threshold: config.secretThreshold });
+    await writeInitMarker(loc, target.address, attempt);
     let init: InitResponse;
     try {
       init = await control.init(config.secretShares, config.secretThreshold, attempt);
@@ -226,7 +264,10 @@ async function firstBoot(ctx: FlowContext, run: RunState): Promise<InitSecrets> 
       // that one, and the marker stays. A transport failure after sending leaves it unknown: the marker stays for
       // the diagnosis (and the proof of an embedded store's start-over).
       if (!isSecretStoreError(err, 'STORE_ERROR')) run.initUncertain = true;
-      else if (!run.initUncertain) await removeInitMarker(loc);
+      else {
+        run.initRefused = target;
+        if (!run.initUncertain) await removeInitMarker(loc);
+      }
       throw err;
     }
     // ── The first-boot window opens: the shares exist only in this process. Until it closes: no await, no log. ──
@@ -265,11 +306,14 @@ async function firstBoot(ctx: FlowContext, run: RunState): Promise<InitSecrets> 
  * over when it can prove that nothing but that init happened (./init-control.ts). Resolves `done` when it did, else
  * why not (no `why` when the interrupted init carried no attempt id: Vault/OpenBao, reported as before).
  */
-async function startOverAbandonedInit(ctx: FlowContext, marker: InitMarker | undefined): Promise<{ done: boolean; why?: string }> {
-  const { control, primary, log, loc } = ctx;
+async function startOverAbandonedInit(ctx: FlowContext, node: VaultClient, marker: InitMarker | undefined): Promise<{ done: boolean; why?: string }> {
+  const { log, loc } = ctx;
   if (marker?.attempt === undefined) return { done: false };
-  if (!(await control.recordsInitAttempts())) return { done: false, why: `the store at ${primary.address} does not record init attempts (not the embedded store)` };
-  if (marker.node !== primary.address) return { done: false, why: `the interrupted init went to ${marker.node}` };
+  // The proof is asked of the node the interrupted init went to (one of a cluster's nodes, sharing its storage).
+  const initNode = ctx.cluster ? (ctx.clients.find((c) => c.address === marker.node) ?? node) : node;
+  const control = ctx.controlFor(initNode);
+  if (!(await control.recordsInitAttempts())) return { done: false, why: `the store at ${initNode.address} does not record init attempts (not the embedded store)` };
+  if (marker.node !== initNode.address) return { done: false, why: `the interrupted init went to ${marker.node}` };
   const attempt = Buffer.from(marker.attempt, 'hex');
   try {
     const recorded = await control.recordedInitAttempt();
@@ -283,7 +327,7 @@ async function startOverAbandonedInit(ctx: FlowContext, marker: InitMarker | und
     wipe(attempt);
   }
   log.warn('the secret store was started over: a bootstrap interrupted before its key file reached the disk had initialized it, and it was never unsealed since, so it held no data; initializing it again', {
-    node: primary.address,
+    node: initNode.address,
     interrupted: marker.time,
   });
   await removeInitMarker(loc);
@@ -295,14 +339,14 @@ async function startOverAbandonedInit(ctx: FlowContext, marker: InitMarker | und
  * an interrupted save, else start an embedded store over (false: the store is uninitialized again), else fail with
  * STORE_INITIALIZED_NO_KEYFILE saying what happened and what to do.
  */
-async function loadExisting(ctx: FlowContext, run: RunState): Promise<boolean> {
-  const { access, loc, primary } = ctx;
+async function loadExisting(ctx: FlowContext, run: RunState, node: VaultClient): Promise<boolean> {
+  const { access, loc } = ctx;
   let loaded = await loadSecrets(access);
   if (loaded === undefined && (await recoverInterruptedSave(access))) loaded = await loadSecrets(access);
   if (loaded === undefined) {
     const marker = await readInitMarker(loc);
     if (!run.startedOver) {
-      const outcome = await startOverAbandonedInit(ctx, marker);
+      const outcome = await startOverAbandonedInit(ctx, node, marker);
       if (outcome.done) {
         run.startedOver = true;
         // A new store life: its init gets a fresh attempt id, and nothing of the abandoned one is uncertain any more.
@@ -311,9 +355,9 @@ async function loadExisting(ctx: FlowContext, run: RunState): Promise<boolean> {
         run.initUncertain = false;
         return false;
       }
-      throw initializedNoKeyFile(primary, loc, marker, outcome.why);
+      throw initializedNoKeyFile(node, loc, marker, outcome.why);
     }
-    throw initializedNoKeyFile(primary, loc, marker);
+    throw initializedNoKeyFile(node, loc, marker);
   }
   // A marker beside a readable key file is from a crash after the save: nothing was lost.
   await removeInitMarker(loc);
@@ -322,18 +366,100 @@ async function loadExisting(ctx: FlowContext, run: RunState): Promise<boolean> {
   return true;
 }
 
-/** With the shares in hand: unseal every node, root token, provisioning, revoke the temporary root. */
-async function provision(ctx: FlowContext, run: RunState, secrets: InitSecrets): Promise<BootstrapResult> {
-  const { config, log, primary, clients, edgexPlan, options, ikm } = ctx;
-  for (const client of clients) {
-    run.node = client;
-    run.expected = 'initialized';
-    if ((await unsealNode(client, secrets.shares, log)) === 'unsealed' && !run.unsealedNodes.includes(client.address)) {
-      run.unsealedNodes.push(client.address);
-    }
+/**
+ * Unseals every node. One node: its failure is the run's. A cluster: all nodes at once (each has its own seal); a
+ * node that does not answer, is not initialized (not a member yet) or fails otherwise is recorded in
+ * `run.nodesLeft` and logged with its address, and the boot goes on — unless no node ends unsealed (the first
+ * failure is then the run's, so that an outage of every node is waited out like one node's). Shares the store
+ * rejects (UNSEAL_REJECTED: another store's key file) stop the run at once, whichever node says so.
+ */
+async function unsealEvery(ctx: FlowContext, run: RunState, secrets: InitSecrets): Promise<void> {
+  const { log, clients } = ctx;
+  const note = (client: VaultClient): void => {
+    if (!run.unsealedNodes.includes(client.address)) run.unsealedNodes.push(client.address);
+  };
+  run.expected = 'initialized';
+  if (!ctx.cluster) {
+    run.node = ctx.primary;
+    if ((await unsealNode(ctx.primary, secrets.shares, log)) === 'unsealed') note(ctx.primary);
+    run.nodesLeft = [];
+    return;
   }
-  run.node = primary;
+  const outcomes = await Promise.all(
+    clients.map(async (client) => {
+      try {
+        // Health first: it is answered by the node itself, whereas an unsealed standby may forward seal-status to
+        // the active node (and fail it while the cluster elects one). A node already unsealed is left alone; any
+        // other answer (or none) goes on to the unseal, which says what is wrong with the node.
+        const probe = await probeNode(client);
+        if (isUnsealedRole(probe.role)) return { client, outcome: 'already-unsealed' as const };
+        if (!probe.answered) return { client, err: new SecretStoreError('STORE_UNREACHABLE', probe.error ?? `the secret store at ${client.address} does not answer`) };
+        return { client, outcome: await unsealNode(client, secrets.shares, log) };
+      } catch (err) {
+        return { client, err };
+      }
+    }),
+  );
+  const left: NodeLeft[] = [];
+  let unsealed = 0;
+  let first: { client: VaultClient; err: unknown } | undefined;
+  for (const o of outcomes) {
+    if (o.outcome !== undefined) {
+      unsealed++;
+      if (o.outcome === 'unsealed') note(o.client);
+      continue;
+    }
+    const err = o.err;
+    if (!isSecretStoreError(err) || err.code === 'ABORTED' || err.code === 'UNSEAL_REJECTED') {
+      run.node = o.client;
+      throw err;
+    }
+    first ??= { client: o.client, err };
+    const state = err.code === 'STORE_UNREACHABLE' || err.code === 'STORE_TIMEOUT' ? 'down' : err.code === 'STORE_NOT_INITIALIZED' ? 'uninitialized' : 'failed';
+    left.push({ address: o.client.address, state, error: err.message });
+  }
+  if (unsealed === 0 && first !== undefined) {
+    run.node = first.client;
+    throw first.err;
+  }
+  for (const l of left) {
+    log.warn('node not unsealed; the boot goes on with the others (watch unseals it once it answers)', { node: l.address, state: l.state, error: l.error });
+  }
+  run.nodesLeft = left;
+}
+
+/** The longest pause between two looks for the active node of a cluster. */
+const ACTIVE_POLL_MS = 200;
+
+/**
+ * The node everything after the unseal goes to. One node: that node (a standby forwards, a load balancer's address
+ * is one address). A cluster: the configured node that is active (./cluster.ts, {@link findActive}), waited for
+ * within what is left of WaitTimeout — a cluster elects its active node a moment after the unseal.
+ */
+async function activeNode(ctx: FlowContext): Promise<VaultClient> {
+  if (!ctx.cluster) return ctx.primary;
+  const warned = new Set<string>();
+  const addresses = ctx.clients.map((c) => c.address).join(', ');
+  const active = await ctx.waiter.poll(
+    'an active node of the cluster',
+    () => findActive(ctx.clients, ctx.log, warned),
+    (waitedS, last) =>
+      `no configured node of the secret store cluster (${addresses}) was active after ${waitedS} s (${last}); ` +
+      'check the nodes and their HA storage, and that the active node\'s address is one of the --addr addresses',
+    // An election takes a moment after the unseal: look more often than the store wait's interval.
+    Math.min(ctx.waiter.intervalMs, ACTIVE_POLL_MS),
+  );
+  ctx.log.info('active node', { node: active.address });
+  return active;
+}
+
+/** With the shares in hand: unseal every node, root token, provisioning (on the active node), revoke the temporary root. */
+async function provision(ctx: FlowContext, run: RunState, secrets: InitSecrets): Promise<BootstrapResult> {
+  const { config, log, edgexPlan, options, ikm } = ctx;
+  await unsealEvery(ctx, run, secrets);
   run.expected = 'unsealed';
+  const primary = await activeNode(ctx);
+  run.node = primary;
 
   // Root: the kept one when RevokeRootTokens is false and it still works, else a temporary one. A temporary one
   // left by an earlier attempt of this run (the store went away) is revoked by the sweep below.
@@ -385,6 +511,8 @@ async function provision(ctx: FlowContext, run: RunState, secrets: InitSecrets):
       initialState: run.initialState ?? 'unsealed',
       initialized: run.initialized,
       unsealedNodes: run.unsealedNodes,
+      activeNode: primary.address,
+      nodesLeft: run.nodesLeft,
       keyFileRewritten: run.rewritten,
       kvMount,
       adminTokenPath: issued.path,
@@ -399,6 +527,8 @@ async function provision(ctx: FlowContext, run: RunState, secrets: InitSecrets):
       state: result.initialState,
       initialized: run.initialized,
       unsealed: run.unsealedNodes.length,
+      active: ctx.cluster ? primary.address : undefined,
+      notUnsealed: run.nodesLeft.length > 0 ? run.nodesLeft.map((n) => `${n.address} (${n.state})`).join(', ') : undefined,
       ms: Math.round(result.totalMs * 10) / 10,
       hookMs: result.hookMs === undefined ? undefined : Math.round(result.hookMs * 10) / 10,
     });
@@ -446,8 +576,10 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
     log,
     ...(signal === undefined ? {} : { signal }),
   });
-  await waiter.wait(primary);
+  await waiter.waitAny(clients);
 
+  const makeControl = options.initControl ?? httpInitControl;
+  const controls = new Map<VaultClient, StoreInitControl>();
   const ctx: FlowContext = {
     options,
     config,
@@ -458,7 +590,16 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
     access,
     clients,
     primary,
-    control: (options.initControl ?? httpInitControl)(primary),
+    cluster: clients.length > 1,
+    controlFor: (client) => {
+      let control = controls.get(client);
+      if (control === undefined) {
+        control = makeControl(client);
+        controls.set(client, control);
+      }
+      return control;
+    },
+    waiter,
     edgexPlan,
     started,
   };
@@ -474,6 +615,8 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
     startedOver: false,
     initAttempt: undefined,
     initUncertain: false,
+    initRefused: undefined,
+    nodesLeft: [],
   };
   try {
     return await withLockWaiting(loc, Math.max(config.waitTimeoutSeconds * 1000, 30_000), log, signal, async () => {
@@ -486,27 +629,48 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
         run.expected = 'reachable';
         try {
           // Re-read the state under the lock: another bootstrap may have initialized the store meanwhile (and, after
-          // the store went away, this is where the run resumes from its new state).
-          const health = await primary.health();
-          const state = health.status === 501 ? 'uninitialized' : health.status === 503 ? 'sealed' : 'unsealed';
-          if (health.status !== 501 && health.status !== 503 && health.status !== 200 && health.status !== 429) {
-            throw new SecretStoreError('STORE_ERROR', `the secret store at ${primary.address} answered sys/health with HTTP ${health.status}`);
+          // the store went away, this is where the run resumes from its new state). A cluster: every node's.
+          let probes: NodeProbe[];
+          if (!ctx.cluster) {
+            const health = await primary.health();
+            if (!KNOWN_HEALTH.has(health.status)) {
+              throw new SecretStoreError('STORE_ERROR', `the secret store at ${primary.address} answered sys/health with HTTP ${health.status}`);
+            }
+            probes = [{ client: primary, role: roleOf(health), health, answered: true }];
+          } else {
+            probes = await probeNodes(clients);
+            if (probes.every((p) => p.health === undefined)) {
+              throw new SecretStoreError('STORE_UNREACHABLE', `no node of the secret store cluster answers (${probes.map((p) => p.error ?? p.role).join('; ')})`);
+            }
           }
-          log.info('secret store state', { node: primary.address, state, status: health.status });
-          run.initialState ??= state;
+          const answered = probes.filter((p) => p.health !== undefined);
+          for (const p of probes) {
+            const status = p.health?.status;
+            if (status === undefined) log.warn('secret store node not answering', { node: p.client.address, error: p.error });
+            else {
+              const state = status === 501 ? 'uninitialized' : status === 503 ? 'sealed' : 'unsealed';
+              log.info('secret store state', { node: p.client.address, state, status, role: ctx.cluster ? p.role : undefined });
+            }
+          }
+          // One initialized node means an initialized cluster (they share storage): never init again.
+          const initializedNode = answered.find((p) => p.role !== 'uninitialized');
+          run.initialState ??= initializedNode === undefined ? 'uninitialized' : answered.some((p) => isUnsealedRole(p.role)) ? 'unsealed' : 'sealed';
           if (run.secrets === undefined) {
-            if (health.status === 501) {
-              run.secrets = await firstBoot(ctx, run);
+            if (initializedNode === undefined) {
+              const target = answered[0]?.client ?? primary; // the first node, in the configured order, that answered
+              run.node = target;
+              run.secrets = await firstBoot(ctx, run, target);
               run.initialized = true;
             } else {
+              run.node = initializedNode.client;
               run.expected = 'initialized';
-              if (!(await loadExisting(ctx, run))) continue; // started over: the store is uninitialized again
+              if (!(await loadExisting(ctx, run, initializedNode.client))) continue; // started over: the store is uninitialized again
             }
-          } else if (health.status === 501) {
+          } else if (initializedNode === undefined) {
             // We hold this store's shares, but it came back uninitialized: its data was reset or replaced meanwhile.
             throw new SecretStoreError(
               'STORE_KEYFILE_MISMATCH',
-              `the secret store at ${primary.address} came back uninitialized after it went away during this bootstrap: its data was reset or replaced; ` +
+              `the secret store at ${answered.map((p) => p.client.address).join(', ')} came back uninitialized after it went away during this bootstrap: its data was reset or replaced; ` +
                 'the key file is left untouched: restore the store\'s data folder, or, if the reset was intended, move the key file away and rerun',
             );
           }
@@ -514,12 +678,24 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
           if (secrets === undefined) throw new SecretStoreError('INTERNAL', 'no shares after init or load');
           return await provision(ctx, run, secrets);
         } catch (err) {
+          const refused = run.initRefused;
+          run.initRefused = undefined;
           if (run.secrets === undefined && run.initUncertain && isSecretStoreError(err, 'STORE_ERROR') && initRetries++ < 3) {
             // An init refused after an earlier one of this run was lost on the way back: re-read the store's state
             // (initialized: no key file — reported, or an embedded store started over; still uninitialized: init).
             continue;
           }
-          if (!(await waiter.resumeAfter(err, run.node, run.expected))) throw err;
+          if (run.secrets === undefined && refused !== undefined && isSecretStoreError(err, 'STORE_ERROR') && initRetries++ < 3) {
+            // Refused ("already initialized") and the node now says it is initialized: another client (a bootstrap
+            // on another machine, another node's) initialized the cluster first. Never init again: go on as with any
+            // initialized store — with the key file.
+            const now = await probeNode(refused);
+            if (now.role !== 'uninitialized' && now.role !== 'down') {
+              log.warn('init refused: the secret store was initialized by someone else meanwhile; going on with the key file', { node: refused.address });
+              continue;
+            }
+          }
+          if (!(await waiter.resumeAfter(err, run.node, run.expected, clients))) throw err;
         }
       }
     });

@@ -2,12 +2,15 @@
  * The `watch` daemon's state per node and its Prometheus text exposition (format 0.0.4). Label values are escaped
  * as the format requires; nothing secret is ever a label or a value.
  */
+import type { NodeRole } from './cluster.js';
 
 /** What the daemon knows about one node. */
 export interface NodeState {
   address: string;
   /** true sealed, false unsealed, undefined not known yet (or unreachable). */
   sealed: boolean | undefined;
+  /** The node's role at the last check (clusters: active or standby once unsealed); undefined = not known yet. */
+  role: NodeRole | undefined;
   reachable: boolean;
   unsealAttempts: number;
   unsealFailures: number;
@@ -19,7 +22,7 @@ export interface NodeState {
 }
 
 function freshState(address: string): NodeState {
-  return { address, sealed: undefined, reachable: false, unsealAttempts: 0, unsealFailures: 0, checkErrors: 0, lastUnsealSuccess: 0, lastCheck: 0 };
+  return { address, sealed: undefined, role: undefined, reachable: false, unsealAttempts: 0, unsealFailures: 0, checkErrors: 0, lastUnsealSuccess: 0, lastCheck: 0 };
 }
 
 /** All nodes' states, shared by the loop (writer) and the HTTP endpoint (reader). */
@@ -56,6 +59,9 @@ export class WatchMetrics {
       n.sealed === undefined ? -1 : n.sealed ? 1 : 0,
     );
     family('secretstore_setup_node_up', 'gauge', '1 if the node answered the last check.', (n) => (n.reachable ? 1 : 0));
+    family('secretstore_setup_node_active', 'gauge', '1 if the node was the active node at the last check, 0 if not (standby, sealed, down), -1 if unknown.', (n) =>
+      n.role === undefined ? -1 : n.role === 'active' ? 1 : 0,
+    );
     family('secretstore_setup_unseal_attempts_total', 'counter', 'Unseals attempted by this daemon.', (n) => n.unsealAttempts);
     family('secretstore_setup_unseal_failures_total', 'counter', 'Unseal attempts that failed.', (n) => n.unsealFailures);
     family('secretstore_setup_check_errors_total', 'counter', 'Checks that could not reach the node or failed.', (n) => n.checkErrors);

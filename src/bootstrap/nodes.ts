@@ -1,6 +1,6 @@
 /**
- * The nodes the flow talks to. Internally always a list (`nodes: URL[]`): one node today; several nodes of one
- * cluster are handled by initializing through the first and unsealing each, with no change to the flow.
+ * The nodes the flow talks to. Internally always a list (`nodes: URL[]`): one node, or the nodes of one cluster
+ * (init once, every node unsealed, the work after the unseal on the active node: ./cluster.ts, ./flow.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { SecretStoreError, describeCause } from '../errors.js';

@@ -14,6 +14,11 @@
  * down and once when it is back. Any other failure (the unseal is rejected, the hook or the key file fails, the node
  * is not initialized) backs off exponentially per node (interval × 2^(n−1), capped): repeating it at once would
  * flood the log (and, before an IKM is held, spend the hook's releases) without any chance of a different result.
+ *
+ * Clusters (`--addr` repeated): every node has its own seal, so every node is checked and unsealed on its own — a
+ * node that restarts comes back sealed even while the others serve. Each node's role (active / standby / sealed /
+ * down) is kept per node for /metrics; an unsealed node's role comes from one extra `sys/health` GET per check, only
+ * when several nodes are watched.
  */
 import { SecretStoreError, isSecretStoreError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -22,12 +27,14 @@ import type { IkmSource } from '../vmk/ikm-hook.js';
 import { inspectKeyFile, readKeyFile, withKeyFileLock, type InitSecrets } from '../keyfile/keyfile.js';
 import type { VaultClient } from '../vault/client.js';
 import { wipe } from '../crypto.js';
+import { roleOf } from './cluster.js';
+import { KNOWN_HEALTH } from './wait.js';
 import { wipeIkmSource } from './ikm.js';
 import { makeClients } from './nodes.js';
 import { unsealNode } from './unseal.js';
 import { encryptedNoHook, wipeSecrets } from './key-store.js';
 import { keyFileLocation } from './flow.js';
-import type { WatchMetrics } from './metrics.js';
+import type { NodeState, WatchMetrics } from './metrics.js';
 import { delay } from '../vault/transport.js';
 
 /** Inputs of {@link runWatch}. */
@@ -103,15 +110,20 @@ export async function checkNode(client: VaultClient, options: Omit<WatchOptions,
   } catch (err) {
     state.reachable = false;
     state.sealed = undefined;
+    state.role = 'down';
     throw err;
   }
   state.reachable = true;
   state.lastCheck = Math.floor(Date.now() / 1000);
   state.sealed = status.sealed;
+  state.role = !status.initialized ? 'uninitialized' : status.sealed ? 'sealed' : 'active';
   if (!status.initialized) {
     throw new SecretStoreError('STORE_NOT_INITIALIZED', `the secret store at ${client.address} is not initialized; run secretstore-setup bootstrap`);
   }
-  if (!status.sealed) return;
+  if (!status.sealed) {
+    if (options.config.nodes.length > 1) state.role = await nodeRole(client);
+    return;
+  }
   state.unsealAttempts++;
   options.log.info('node sealed; unsealing', { node: client.address });
   const loc = keyFileLocation(options.config);
@@ -132,12 +144,27 @@ export async function checkNode(client: VaultClient, options: Omit<WatchOptions,
       }
     });
     state.sealed = false;
+    state.role = options.config.nodes.length > 1 ? await nodeRole(client) : 'active';
     if (outcome === 'unsealed') state.lastUnsealSuccess = Math.floor(Date.now() / 1000);
   } catch (err) {
     state.unsealFailures++;
     throw err;
   } finally {
     if (options.keptIkm === undefined) kept.wipe(); // a holder of this call only
+  }
+}
+
+/**
+ * An unsealed cluster node's role from its health (`standby: true` or not). A failed read says `standby`, not
+ * `active`: the role is for display and metrics, and claiming a node serves without knowing it would mislead.
+ */
+async function nodeRole(client: VaultClient): Promise<NodeState['role']> {
+  try {
+    const health = await client.health();
+    return KNOWN_HEALTH.has(health.status) ? roleOf(health) : 'standby';
+  } catch (err) {
+    if (isSecretStoreError(err, 'ABORTED')) throw err;
+    return 'standby';
   }
 }
 

@@ -14,6 +14,7 @@ import {
   parseGenerateRoot,
   parseHealth,
   parseInitResponse,
+  parseLeader,
   parseListKeys,
   parseMounts,
   parseSealStatus,
@@ -22,6 +23,7 @@ import {
   type GenerateRootStatus,
   type HealthResponse,
   type InitResponse,
+  type LeaderResponse,
   type MountInfo,
   type SealStatus,
   type TokenAuth,
@@ -52,10 +54,22 @@ export class VaultClient extends VaultTransport {
     return new SecretStoreError('STORE_ERROR', `the secret store at ${this.address} answered HTTP ${res.status} to ${what}${detail}`);
   }
 
-  /** `GET sys/health?standbyok=true&perfstandbyok=true`: the status code is the state (200/429/501/503/…). */
-  async health(): Promise<HealthResponse> {
-    const res = await this.request('GET', 'sys/health', { query: { standbyok: 'true', perfstandbyok: 'true' } });
+  /**
+   * `GET sys/health?standbyok=true&perfstandbyok=true`: the status code is the state (200/429/501/503/…); `standby`
+   * tells a standby from the active node. `retries` overrides the client's (0 for probes that are polled anyway).
+   */
+  async health(options: { retries?: number } = {}): Promise<HealthResponse> {
+    const res = await this.request('GET', 'sys/health', { query: { standbyok: 'true', perfstandbyok: 'true' }, ...(options.retries === undefined ? {} : { retries: options.retries }) });
     return parseHealth(res.status, res.body);
+  }
+
+  /**
+   * `GET sys/leader` (unauthenticated): HA on or off, whether this node is the active one, and the active node's
+   * address. A sealed Vault node answers it with an error (5xx): that is a STORE_ERROR like any other status.
+   */
+  async leader(): Promise<LeaderResponse> {
+    const res = await this.call('GET', 'sys/leader', {}, [200]);
+    return parseLeader(res.body);
   }
 
   /** `GET sys/seal-status`. */

@@ -47,6 +47,11 @@ export interface RequestOptions {
    * resets and timeouts after sending only when idempotent (default: GET/HEAD/DELETE). `sys/init` must never be.
    */
   idempotent?: boolean;
+  /**
+   * Retries after a transport error for this request (default: the client's). 0 for a probe that is polled anyway:
+   * a node that is down then costs one refused connection, not a retry schedule.
+   */
+  retries?: number;
 }
 
 /** A raw response: HTTP status and parsed JSON body (`undefined` when empty). */
@@ -156,7 +161,7 @@ export class VaultTransport {
       } catch (err) {
         if (!(err instanceof TransportError)) throw err;
         const retryable = err.kind === 'connect' || idempotent;
-        if (!retryable || attempt >= this.retries) {
+        if (!retryable || attempt >= (options.retries ?? this.retries)) {
           if (err.kind === 'timeout') {
             throw new SecretStoreError(
               'STORE_TIMEOUT',

@@ -15,6 +15,19 @@ export interface HealthResponse {
   version: string;
 }
 
+/**
+ * `GET sys/leader`: which node of an HA cluster is active. `leaderAddress` is the active node's `api_addr` as the
+ * cluster advertises it — an address the caller must check against its own list before trusting it with a token.
+ */
+export interface LeaderResponse {
+  /** The store runs with HA (false: a single node; the other fields then say nothing). */
+  haEnabled: boolean;
+  /** The node that answered is the active one. */
+  isSelf: boolean;
+  /** The active node's API address (empty while there is none, or without HA). */
+  leaderAddress: string;
+}
+
 /** `GET sys/seal-status` (also returned by `sys/unseal`). */
 export interface SealStatus {
   initialized: boolean;
@@ -127,6 +140,17 @@ export function parseHealth(status: number, body: unknown): HealthResponse {
     sealed: bool(o, 'sealed', what),
     standby: optBool(o, 'standby', what, false),
     version: optStr(o, 'version', what),
+  };
+}
+
+/** Validates a `sys/leader` body (Vault's other fields — active time, raft indexes, cluster address — are not used). */
+export function parseLeader(body: unknown): LeaderResponse {
+  const what = 'sys/leader';
+  const o = asObject(body, what);
+  return {
+    haEnabled: bool(o, 'ha_enabled', what),
+    isSelf: optBool(o, 'is_self', what, false),
+    leaderAddress: optStr(o, 'leader_address', what),
   };
 }
 

@@ -3,6 +3,11 @@
  * fault injection (dropped connections, slow answers, odd statuses) the real `serve` cannot be made to produce.
  * Shares are random bytes (no Shamir): an unseal succeeds when `threshold` distinct issued shares were given.
  * End-to-end tests use the real `serve` process (test/helpers/serve.ts).
+ *
+ * Clusters: {@link FakeCluster} runs several fake nodes over ONE {@link FakeVaultData} (their shared storage, as
+ * Vault's nodes share raft or etcd): initialized once for all, each node sealed on its own, one unsealed node active
+ * and the others standbys (Vault's `sys/health` and `sys/leader` answers, requests forwarded to the active node), a
+ * node stopped and restarted (sealed) on its port.
  */
 import * as http from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -19,47 +24,114 @@ interface Token {
 /** Fault hooks: return true when the request was handled (or dropped) by the hook. */
 export type FakeHook = (req: http.IncomingMessage, res: http.ServerResponse, path: string) => boolean;
 
-/** The fake server and its state (inspectable by tests). */
-export class FakeVault {
+/** What the nodes of one store share: its storage (one fake node alone has its own). */
+export class FakeVaultData {
   initialized = false;
-  sealed = true;
   threshold = 0;
   shares: Buffer[] = [];
-  progress = new Set<string>();
   tokens = new Map<string, Token>();
   policies = new Map<string, string>();
   mounts = new Map<string, { type: string; options: Record<string, string> }>([['sys/', { type: 'system', options: {} }]]);
   kv = new Map<string, unknown>();
   generateRoot: { nonce: string; otp: string; progress: Set<string> } | undefined;
-  /** Every token this fake ever handed out (root tokens from init and generate-root included), for secret scans. */
+  /** Every token this store ever handed out (root tokens from init and generate-root included), for secret scans. */
   issued: Token[] = [];
+}
+
+/** The fake server and its state (inspectable by tests). */
+export class FakeVault {
+  /** The storage: this node's own, or its cluster's (shared by every node). */
+  readonly data: FakeVaultData;
+  sealed = true;
+  progress = new Set<string>();
   /** Requests seen: `METHOD path`. */
   requests: string[] = [];
+  /** Requests this node (a standby) forwarded to the active node: `METHOD path`. */
+  forwarded: string[] = [];
   hook: FakeHook | undefined;
   url = '';
+  /** The cluster this node is a member of (undefined: a lone node without HA). */
+  cluster: FakeCluster | undefined;
   private server: http.Server | undefined;
+  private port = 0;
 
-  /** Starts on 127.0.0.1:0. */
+  constructor(data: FakeVaultData = new FakeVaultData()) {
+    this.data = data;
+  }
+
+  get initialized(): boolean {
+    return this.data.initialized;
+  }
+  set initialized(v: boolean) {
+    this.data.initialized = v;
+  }
+  get threshold(): number {
+    return this.data.threshold;
+  }
+  set threshold(v: number) {
+    this.data.threshold = v;
+  }
+  get shares(): Buffer[] {
+    return this.data.shares;
+  }
+  set shares(v: Buffer[]) {
+    this.data.shares = v;
+  }
+  get tokens(): Map<string, Token> {
+    return this.data.tokens;
+  }
+  get policies(): Map<string, string> {
+    return this.data.policies;
+  }
+  get mounts(): Map<string, { type: string; options: Record<string, string> }> {
+    return this.data.mounts;
+  }
+  get kv(): Map<string, unknown> {
+    return this.data.kv;
+  }
+  get generateRoot(): FakeVaultData['generateRoot'] {
+    return this.data.generateRoot;
+  }
+  set generateRoot(v: FakeVaultData['generateRoot']) {
+    this.data.generateRoot = v;
+  }
+  get issued(): Token[] {
+    return this.data.issued;
+  }
+
+  /** True while the server listens. */
+  get running(): boolean {
+    return this.server !== undefined;
+  }
+
+  /** Starts on 127.0.0.1 — on a port picked now, or on the port of an earlier start (a restart). */
   async start(): Promise<string> {
-    this.server = http.createServer((req, res) => {
+    const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         this.handle(req, res, Buffer.concat(chunks));
       });
     });
-    await new Promise<void>((resolve) => {
-      this.server?.listen(0, '127.0.0.1', resolve);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-    const port = (this.server.address() as AddressInfo).port;
-    this.url = `http://127.0.0.1:${port}`;
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
+    this.url = `http://127.0.0.1:${this.port}`;
     return this.url;
   }
 
-  /** Stops the server. */
+  /** Stops the server (a node of a cluster loses its active role). */
   async stop(): Promise<void> {
     const s = this.server;
     if (s === undefined) return;
+    this.server = undefined;
+    this.cluster?.lost(this);
     s.closeAllConnections();
     await new Promise<void>((resolve) => {
       s.close(() => {
@@ -72,6 +144,7 @@ export class FakeVault {
   seal(): void {
     this.sealed = true;
     this.progress.clear();
+    this.cluster?.lost(this);
   }
 
   private send(res: http.ServerResponse, status: number, body?: unknown): true {
@@ -112,9 +185,23 @@ export class FakeVault {
     const isRoot = token?.policies.includes('root') === true;
     const key = (): string => (typeof body.key === 'string' ? body.key : '');
 
+    const cluster = this.cluster;
     if (path === 'sys/health') {
+      if (cluster !== undefined) {
+        // Vault's codes: 501 uninitialized, 503 sealed, 200 active, 429 standby (200 with standbyok=true).
+        const standby = this.sealed || cluster.active !== this;
+        const code = !this.initialized ? 501 : this.sealed ? 503 : !standby ? 200 : url.searchParams.get('standbyok') === 'true' ? 200 : 429;
+        return this.send(res, code, { initialized: this.initialized, sealed: this.sealed, standby, performance_standby: false, version: 'fake', cluster_name: 'fake-cluster' });
+      }
       const code = !this.initialized ? 501 : this.sealed ? 503 : 200;
       return this.send(res, code, { initialized: this.initialized, sealed: this.sealed, standby: this.sealed, version: 'fake' });
+    }
+    if (path === 'sys/leader' && method === 'GET') {
+      if (cluster === undefined) return this.send(res, 200, { ha_enabled: false, is_self: false, active_time: '0001-01-01T00:00:00Z', leader_address: '', leader_cluster_address: '', performance_standby: false });
+      // Vault answers a sealed node's sys/leader with an error.
+      if (this.sealed) return this.send(res, 500, { errors: ['Vault is sealed'] });
+      const leader = cluster.leaderAddress ?? cluster.active?.url ?? '';
+      return this.send(res, 200, { ha_enabled: true, is_self: cluster.active === this, active_time: '0001-01-01T00:00:00Z', leader_address: leader, leader_cluster_address: leader, performance_standby: false });
     }
     if (path === 'sys/seal-status') return this.send(res, 200, this.status());
     if (path === 'sys/init' && method === 'PUT') {
@@ -142,10 +229,17 @@ export class FakeVault {
         this.progress.clear();
         if (!ok) return this.send(res, 400, { errors: ['unable to retrieve stored keys: invalid key'] });
         this.sealed = false;
+        cluster?.unsealed(this);
       }
       return this.send(res, 200, this.status());
     }
     if (this.sealed) return this.send(res, 503, { errors: ['Vault is sealed'] });
+    if (cluster !== undefined && cluster.active !== this) {
+      // A standby forwards every other request to the active node (Vault's request forwarding); here both read the
+      // same data, so forwarding is answering from it — and recording that it was forwarded.
+      if (cluster.active === undefined) return this.send(res, 500, { errors: ['local node not active but active cluster node not found'] });
+      this.forwarded.push(`${method} ${path}`);
+    }
     if (path === 'sys/generate-root/attempt') {
       if (method === 'GET') {
         const g = this.generateRoot;
@@ -228,5 +322,73 @@ export class FakeVault {
       return this.send(res, 204);
     }
     return this.send(res, 404, { errors: ['no handler'] });
+  }
+}
+
+/**
+ * Several fake nodes of one cluster over one {@link FakeVaultData}. The active node is the first unsealed running
+ * node to become so (`autoElect`), as a node that takes the HA lock; it keeps the role until it is sealed or stopped,
+ * or a test moves it ({@link FakeCluster.makeActive}). `leaderAddress` overrides what `sys/leader` names.
+ */
+export class FakeCluster {
+  readonly data = new FakeVaultData();
+  readonly nodes: FakeVault[];
+  active: FakeVault | undefined;
+  /** What sys/leader answers as `leader_address` instead of the active node's URL (a misadvertised api_addr). */
+  leaderAddress: string | undefined;
+  /** When false, no node takes the active role by itself (tests move it with makeActive). */
+  autoElect = true;
+
+  constructor(size: number) {
+    this.nodes = Array.from({ length: size }, () => {
+      const node = new FakeVault(this.data);
+      node.cluster = this;
+      return node;
+    });
+  }
+
+  /** Starts every node; resolves with their URLs. */
+  async start(): Promise<string[]> {
+    return Promise.all(this.nodes.map((n) => n.start()));
+  }
+
+  /** Stops every node. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()));
+  }
+
+  /** The nodes' URLs, in order. */
+  get urls(): string[] {
+    return this.nodes.map((n) => n.url);
+  }
+
+  /** Stops `node` as a crash would: it loses its seal and its active role. */
+  async kill(node: FakeVault): Promise<void> {
+    node.sealed = true;
+    node.progress.clear();
+    await node.stop();
+  }
+
+  /** Restarts a stopped node on its port: sealed, as a store starts. */
+  async restart(node: FakeVault): Promise<void> {
+    node.sealed = true;
+    node.progress.clear();
+    await node.start();
+  }
+
+  /** Moves the active role to `node` (undefined: no node is active), as a step-down and a takeover would. */
+  makeActive(node: FakeVault | undefined): void {
+    this.active = node;
+  }
+
+  /** Called by a node that was just unsealed. */
+  unsealed(node: FakeVault): void {
+    if (this.active === undefined && this.autoElect) this.active = node;
+  }
+
+  /** Called by a node that was sealed or stopped: if it was active, the next unsealed running node takes over. */
+  lost(node: FakeVault): void {
+    if (this.active !== node) return;
+    this.active = this.autoElect ? this.nodes.find((n) => n !== node && n.running && !n.sealed) : undefined;
   }
 }

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { FakeVault } from '../helpers/fake-vault.js';
+import { FakeCluster, FakeVault } from '../helpers/fake-vault.js';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
 import { VaultClient } from '../../src/vault/client.js';
 import { Logger } from '../../src/log.js';
@@ -37,6 +37,33 @@ test('connection refused is retried with backoff, then STORE_UNREACHABLE with wh
     return true;
   });
   assert.equal(lines.filter((l) => l.includes('retrying request')).length, 2);
+});
+
+test('a probe with retries 0 is tried once: a node that is down costs one refused connection', async () => {
+  const lines: string[] = [];
+  const client = new VaultClient({ address: 'http://127.0.0.1:9', retries: 2, retryDelayMs: 10, log: new Logger({ level: 'debug', sink: (l) => lines.push(l) }) });
+  await assert.rejects(client.health({ retries: 0 }), (err: unknown) => isSecretStoreError(err, 'STORE_UNREACHABLE'));
+  assert.equal(lines.filter((l) => l.includes('retrying request')).length, 0);
+});
+
+test('sys/leader: a lone fake says HA is off; a cluster node says who is active', async () => {
+  await withFake(async (fake) => {
+    assert.deepEqual(await new VaultClient({ address: fake.url }).leader(), { haEnabled: false, isSelf: false, leaderAddress: '' });
+  });
+  const cluster = new FakeCluster(2);
+  const [a, b] = await cluster.start();
+  try {
+    const [na, nb] = cluster.nodes;
+    if (na === undefined || nb === undefined || a === undefined || b === undefined) throw new Error('two nodes');
+    await assert.rejects(new VaultClient({ address: a }).leader(), (err: unknown) => isSecretStoreError(err, 'STORE_ERROR'), 'a sealed node answers an error');
+    na.sealed = false;
+    nb.sealed = false;
+    cluster.makeActive(nb);
+    assert.deepEqual(await new VaultClient({ address: a }).leader(), { haEnabled: true, isSelf: false, leaderAddress: b });
+    assert.deepEqual(await new VaultClient({ address: b }).leader(), { haEnabled: true, isSelf: true, leaderAddress: b });
+  } finally {
+    await cluster.stop();
+  }
 });
 
 test('a reset GET is retried; a reset init (not idempotent) is never sent twice', async () => {

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseInitResponse, parseSealStatus, parseMounts, parseErrors, decodeHexExact } from '../../src/vault/types.js';
+import { parseInitResponse, parseSealStatus, parseMounts, parseErrors, parseLeader, decodeHexExact } from '../../src/vault/types.js';
 import { hexBytes, jsonWithSecretHex } from '../../src/vault/secret-json.js';
 import { isSecretStoreError, SecretStoreError } from '../../src/errors.js';
 
@@ -44,7 +44,7 @@ test('parseInitResponse rejects every malformed variant with STORE_ERROR', () =>
 test('validators never throw anything but SecretStoreError on arbitrary JSON', () => {
   fc.assert(
     fc.property(fc.jsonValue(), (value) => {
-      for (const fn of [() => parseSealStatus(value), () => parseInitResponse(value, 5), () => parseMounts(value)]) {
+      for (const fn of [() => parseSealStatus(value), () => parseInitResponse(value, 5), () => parseMounts(value), () => parseLeader(value)]) {
         try {
           fn();
         } catch (err) {
@@ -54,6 +54,19 @@ test('validators never throw anything but SecretStoreError on arbitrary JSON', (
       assert.ok(Array.isArray(parseErrors(value)));
     }),
   );
+});
+
+test('parseLeader reads Vault\'s sys/leader (HA on, standby, HA off) and rejects malformed bodies', () => {
+  // Vault 1.15's answer on a standby, fields the flow does not use included.
+  assert.deepEqual(
+    parseLeader({ ha_enabled: true, is_self: false, active_time: '0001-01-01T00:00:00Z', leader_address: 'https://10.0.0.2:8200', leader_cluster_address: 'https://10.0.0.2:8201', performance_standby: false, performance_standby_last_remote_wal: 0 }),
+    { haEnabled: true, isSelf: false, leaderAddress: 'https://10.0.0.2:8200' },
+  );
+  assert.deepEqual(parseLeader({ ha_enabled: false, is_self: false, leader_address: '', leader_cluster_address: '' }), { haEnabled: false, isSelf: false, leaderAddress: '' });
+  assert.deepEqual(parseLeader({ ha_enabled: true, is_self: true, leader_address: null }), { haEnabled: true, isSelf: true, leaderAddress: '' });
+  for (const body of [null, [], {}, { ha_enabled: 'true' }, { ha_enabled: true, is_self: 1 }, { ha_enabled: true, leader_address: 7 }]) {
+    assert.throws(() => parseLeader(body), (err: unknown) => isSecretStoreError(err, 'STORE_ERROR'));
+  }
 });
 
 test('decodeHexExact is strict', () => {

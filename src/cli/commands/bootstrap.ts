@@ -134,8 +134,12 @@ See docs/bootstrap.md for the configuration reference and the operations runbook
     } else {
       ctx.out(`secret store ready (${what}); token-issuing token written to ${result.adminTokenPath}\n`);
     }
+    if (result.nodesLeft.length > 0) {
+      // A cluster that serves without some of its nodes: the boot succeeded, and the operator sees which are missing.
+      ctx.out(`active node ${result.activeNode}; not unsealed: ${result.nodesLeft.map((n) => `${n.address} (${n.state})`).join(', ')}\n`);
+    }
     if (gate === undefined && !longRun) return 0;
-    return serveAfterBoot(ctx, config, result.shares ?? [], gate, longRun);
+    return serveAfterBoot(ctx, config, result.shares ?? [], gate, longRun, result.activeNode);
   },
 };
 
@@ -146,6 +150,7 @@ async function serveAfterBoot(
   shares: Buffer[],
   gate: StageGateAddress | undefined,
   longRun: boolean,
+  activeNode: string,
 ): Promise<number> {
   let stageGate: StageGate | undefined;
   let reissue: LongRun | undefined;
@@ -158,7 +163,9 @@ async function serveAfterBoot(
         import('../../bootstrap/long-run.js'),
       ]);
       const provider = await loadTokenProviderSettings(configDirFromArgs(config.edgex.tokenProviderArgs), ctx.env, ctx.cwd);
-      const client = (await makeClients(config, ctx.log, ctx.signal))[0];
+      // The re-issue service talks to the node the boot found active (a cluster's standbys would forward anyway).
+      const clients = await makeClients(config, ctx.log, ctx.signal);
+      const client = clients.find((c) => c.address === activeNode) ?? clients[0];
       if (client === undefined) throw new SecretStoreError('CONFIG', 'no secret store address configured');
       reissue = await startLongRun({ config, client, shares, provider, log: ctx.log });
     } else wipe(...shares);

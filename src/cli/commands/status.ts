@@ -6,10 +6,12 @@ import { STORE_OPTIONS, STORE_OPTIONS_USAGE, configFromFlags } from './bootstrap
 
 export const statusCommand: Command = {
   name: 'status',
-  summary: 'show each node (initialized, sealed, progress, version) and the key file state',
+  summary: 'show each node (role, initialized, sealed, progress, version) and the key file state',
   usage: `Usage: secretstore-setup status [options]
 
-Shows, per node: reachable, initialized, sealed, unseal progress, version; and the key file: format, encrypted,
+Shows, per node (--addr repeated for the nodes of a cluster): its role — active, standby (unsealed, forwarding to
+the active node), sealed, uninitialized or down (no answer) —, initialized, sealed, unseal progress, version; and
+the key file: format, encrypted,
 share count, threshold, salt present, root token stored, IKM hook configured. Never runs the hook, never prints a
 secret.
 
