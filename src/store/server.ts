@@ -2,7 +2,8 @@
  * The embedded store, composed: durable storage → seal state machine (SealManager) → on unseal, a bounded cache of
  * decrypted entries over the barrier, and the logical layer (tokens, policies, mounts) over that cache → the HTTP
  * API and its listener. On seal the cache is wiped and the logical layer dropped; on close the listener drains, the
- * store seals (wiping keys) and the storage closes.
+ * store seals (wiping keys) and the storage closes. Over shared storage (etcd) the node is composed with HA instead
+ * (src/store/ha/ha-store.ts): the logical layer exists only while it is the active node.
  */
 import { SecretStoreError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -14,12 +15,14 @@ import { ReadCache, type ReadCacheLimits } from './read-cache.js';
 import { SealManager } from './seal/seal-manager.js';
 import { INIT_ABANDONED_MESSAGE } from './seal/init-attempt.js';
 import { DURABLE_STORAGE_TYPE, openDurableStorage } from './storage/durable.js';
-import type { Storage } from './storage/storage.js';
+import { openHaStore, type ComposedStore, type SharedStoreOptions } from './ha/ha-store.js';
 
 /** Options of {@link StoreServer.start}. */
 export interface StoreServerOptions {
-  /** Data folder (created 0700 by the storage when missing). */
-  dataDir: string;
+  /** Data folder (created 0700 by the storage when missing); the default backend. */
+  dataDir?: string | undefined;
+  /** Shared storage (etcd) with HA instead of a data folder. */
+  shared?: SharedStoreOptions | undefined;
   host: string;
   /** 0 picks a free port. */
   port: number;
@@ -31,19 +34,16 @@ export interface StoreServerOptions {
   log: Logger;
 }
 
-/** The storage handle the server owns. */
-type DurableStorage = Storage & { close(): Promise<void> };
-
 /** A running embedded store. */
 export class StoreServer {
-  private readonly storage: DurableStorage;
+  private readonly store: ComposedStore;
   private readonly seal: SealManager;
   private readonly http: StoreHttpServer;
   private closed: Promise<void> | undefined;
 
-  private constructor(storage: DurableStorage, seal: SealManager, http: StoreHttpServer) {
-    this.storage = storage;
-    this.seal = seal;
+  private constructor(store: ComposedStore, http: StoreHttpServer) {
+    this.store = store;
+    this.seal = store.seal;
     this.http = http;
   }
 
@@ -67,49 +67,21 @@ export class StoreServer {
   /** Opens the storage (sealed) and starts listening. */
   static async start(options: StoreServerOptions): Promise<StoreServer> {
     const log = options.log.child({ component: 'store' });
-    const storage = await openDurableStorage(options.dataDir);
-    let seal: SealManager | undefined;
+    const store =
+      options.shared === undefined
+        ? await openFolderStore(requireDataDir(options.dataDir), options.readCache, log)
+        : await openHaStore(options.shared, { host: options.host, readCache: options.readCache, log });
     try {
-      seal = await SealManager.open(storage, { version: VERSION, storageType: DURABLE_STORAGE_TYPE });
-      let logical: LogicalLayer | undefined;
-      let cache: ReadCache | undefined;
-      seal.onUnseal(async (barrier) => {
-        // Every logical writer goes through this one cache, so its invalidation sees every write.
-        cache = new ReadCache(barrier, options.readCache);
-        logical = await LogicalLayer.open(cache);
-        log.info('unsealed');
-      });
-      seal.onInitAbandoned(() => {
-        log.info(INIT_ABANDONED_MESSAGE);
-      });
-      seal.onSeal(() => {
-        cache?.wipe();
-        cache = undefined;
-        logical?.tokens.forgetSecrets();
-        logical?.forgetCaches();
-        logical = undefined;
-        log.info('sealed');
-      });
-      const api = new StoreApi({
-        seal,
-        logical: () => logical,
-        // At init the barrier is open only for this callback: set up policies and mounts, then the root token.
-        createRootToken: async (barrier) => (await LogicalLayer.open(barrier)).tokens.createRoot(),
-        onInternalError: (err) => {
-          // A SecretStoreError's message is secret-free by rule and says what failed (e.g. the disk is full); of
-          // anything else only its class is logged (its message could carry data we cannot vet).
-          log.error('internal error', { cause: err instanceof SecretStoreError ? err.message : describeCause(err) });
-        },
-      });
       let http: StoreHttpServer;
       try {
         http = await StoreHttpServer.listen({
           host: options.host,
           port: options.port,
-          api,
+          api: store.api,
           log: log.child({ component: 'http' }),
           tls: options.tls,
           maxBodyBytes: options.maxBodyBytes,
+          forwarding: store.forwarding,
         });
       } catch (err) {
         throw new SecretStoreError(
@@ -118,10 +90,10 @@ export class StoreServer {
           { cause: err },
         );
       }
-      return new StoreServer(storage, seal, http);
+      store.listening(http.url);
+      return new StoreServer(store, http);
     } catch (err) {
-      await seal?.close().catch(() => undefined);
-      await storage.close().catch(() => undefined);
+      await store.close().catch(() => undefined);
       throw err;
     }
   }
@@ -130,10 +102,69 @@ export class StoreServer {
   close(): Promise<void> {
     this.closed ??= (async () => {
       await this.http.close();
-      if (!this.seal.sealed) await this.seal.seal();
-      await this.seal.close();
-      await this.storage.close();
+      await this.store.close();
     })();
     return this.closed;
   }
+}
+
+function requireDataDir(dataDir: string | undefined): string {
+  if (dataDir === undefined || dataDir === '') throw new SecretStoreError('USAGE', 'a data folder is required for the file storage');
+  return dataDir;
+}
+
+/** The single-node store over a data folder: the logical layer is built on every unseal, dropped on seal. */
+async function openFolderStore(dataDir: string, readCache: ReadCacheLimits | undefined, log: Logger): Promise<ComposedStore> {
+  const storage = await openDurableStorage(dataDir);
+  let seal: SealManager;
+  try {
+    seal = await SealManager.open(storage, { version: VERSION, storageType: DURABLE_STORAGE_TYPE });
+  } catch (err) {
+    await storage.close().catch(() => undefined);
+    throw err;
+  }
+  let logical: LogicalLayer | undefined;
+  let cache: ReadCache | undefined;
+  seal.onUnseal(async (barrier) => {
+    // Every logical writer goes through this one cache, so its invalidation sees every write.
+    cache = new ReadCache(barrier, readCache);
+    logical = await LogicalLayer.open(cache);
+    log.info('unsealed');
+  });
+  seal.onInitAbandoned(() => {
+    log.info(INIT_ABANDONED_MESSAGE);
+  });
+  seal.onSeal(() => {
+    cache?.wipe();
+    cache = undefined;
+    logical?.tokens.forgetSecrets();
+    logical?.forgetCaches();
+    logical = undefined;
+    log.info('sealed');
+  });
+  const api = new StoreApi({
+    seal,
+    logical: () => logical,
+    // At init the barrier is open only for this callback: set up policies and mounts, then the root token.
+    createRootToken: async (barrier) => (await LogicalLayer.open(barrier)).tokens.createRoot(),
+    onInternalError: (err) => {
+      // A SecretStoreError's message is secret-free by rule and says what failed (e.g. the disk is full); of
+      // anything else only its class is logged (its message could carry data we cannot vet).
+      log.error('internal error', { cause: err instanceof SecretStoreError ? err.message : describeCause(err) });
+    },
+  });
+  let closed: Promise<void> | undefined;
+  return {
+    seal,
+    api,
+    listening: () => undefined,
+    close: () => {
+      closed ??= (async () => {
+        if (!seal.sealed) await seal.seal();
+        await seal.close();
+        await storage.close();
+      })();
+      return closed;
+    },
+  };
 }

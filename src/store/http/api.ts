@@ -4,6 +4,7 @@
  * (with sudo for root-protected paths and create-vs-update from the backend's existence check), dispatch to the
  * backend, envelope. No sockets here (see http-server.ts), so it is tested directly and over HTTP.
  */
+import { SecretStoreError } from '../../errors.js';
 import { StoreApiError, noHandler, permissionDenied, sealedError } from '../api-error.js';
 import { ANONYMOUS_CALLER, type CallerContext } from '../backend.js';
 import { addressInCidrs } from '../auth/cidr.js';
@@ -36,7 +37,26 @@ export interface StoreApiOptions {
   createRootToken: (barrier: Storage) => Promise<string>;
   /** Called with the class of an unexpected error (never its message: it could carry data we cannot vet). */
   onInternalError?: (err: unknown) => void;
+  /** Present when the store is one node of an HA cluster (src/store/ha/); absent for a single node. */
+  ha?: HaApiHooks;
 }
+
+/** What the API asks of the HA node (src/store/ha/ha-node.ts). */
+export interface HaApiHooks {
+  /** Re-reads the seal state other nodes may have changed, while sealed (undefined: nothing to wait for). */
+  refreshSeal(): Promise<void> | undefined;
+  /** The `sys/leader` body; 503 while sealed. */
+  leader(): Promise<JsonObject>;
+  /** Unsealed, but not (yet) the active node. */
+  isStandby(): boolean;
+  /** `sys/step-down` on the active node: give the lock up and let a standby take over. */
+  stepDown(): Promise<void>;
+}
+
+/** Vault's error for a request that reached an unsealed node that is not active (consts.ErrStandby). */
+export const STANDBY_MESSAGE = 'Vault is in standby mode';
+/** Answer when the shared storage cannot be reached (no quorum): a 503 the client may retry, never a stale answer. */
+export const STORAGE_UNAVAILABLE_MESSAGE = 'storage backend unavailable: no quorum or unreachable; retry later';
 
 /** What {@link StoreApi.handle} returns: the result and, for logging, the API path (without query). */
 export interface HandledRequest {
@@ -61,8 +81,10 @@ export class StoreApi {
 
   constructor(options: StoreApiOptions) {
     this.options = options;
+    const ha = options.ha;
     this.sys = {
       seal: options.seal,
+      ...(ha === undefined ? {} : { refreshSeal: () => ha.refreshSeal(), leader: () => ha.leader(), isStandby: () => ha.isStandby() }),
       createRootToken: options.createRootToken,
       mintRootToken: () => {
         const logical = options.logical();
@@ -87,6 +109,8 @@ export class StoreApi {
       const pending = this.dispatch(req, path, target.query);
       return { result: pending instanceof Promise ? await pending : pending, path };
     } catch (err) {
+      const mapped = clusterError(err);
+      if (mapped !== undefined) return { result: renderError(mapped), path };
       if (!(err instanceof StoreApiError)) this.options.onInternalError?.(err);
       return { result: renderError(err), path };
     }
@@ -100,13 +124,15 @@ export class StoreApi {
       return sysHandler({ method: req.method, query, body }, this.sys);
     }
     if (path === 'sys/seal') return this.handleSeal(req);
+    if (path === 'sys/step-down' && this.options.ha !== undefined) return this.handleStepDown(req, this.options.ha);
     return this.handleLogical(req, path, query);
   }
 
-  /** The logical layer, or Vault's 503 while sealed or uninitialized. */
+  /** The logical layer, or Vault's 503 while sealed or uninitialized (or, HA, while not the active node). */
   private unsealedLogical(): LogicalPort {
     const logical = this.options.logical();
-    if (this.options.seal.sealed || logical === undefined) throw sealedError();
+    if (this.options.seal.sealed) throw sealedError();
+    if (logical === undefined) throw this.options.ha === undefined ? sealedError() : new StoreApiError(503, STANDBY_MESSAGE);
     return logical;
   }
 
@@ -147,12 +173,25 @@ export class StoreApi {
   /** `sys/seal`: needs update + sudo; when already sealed Vault answers 204 without looking at the token. */
   private async handleSeal(req: ApiRequest): Promise<ApiResult> {
     if (req.method !== 'PUT' && req.method !== 'POST') return errorResult(405, []);
+    // Vault refuses this on a standby: it cannot check the token (only the active node can).
+    if (this.options.ha?.isStandby() === true) return errorResult(500, ['vault cannot seal when in standby mode; please restart instead']);
     const logical = this.options.logical();
     if (this.options.seal.sealed || logical === undefined) return noContent();
     const auth = await this.authenticate(req, logical);
     if (!auth.acl.allows('sys/seal', 'update') || !auth.acl.hasSudo('sys/seal')) throw permissionDenied();
     await this.consumeUse(logical, auth);
     await this.options.seal.seal();
+    return noContent();
+  }
+
+  /** `sys/step-down` (HA, active node; a standby forwarded it): update + sudo, then the lock is given up. */
+  private async handleStepDown(req: ApiRequest, ha: HaApiHooks): Promise<ApiResult> {
+    if (req.method !== 'PUT' && req.method !== 'POST') return errorResult(405, []);
+    const logical = this.unsealedLogical();
+    const auth = await this.authenticate(req, logical);
+    this.authorize(auth, logical, 'sys/step-down', 'update');
+    await this.consumeUse(logical, auth);
+    await ha.stepDown();
     return noContent();
   }
 
@@ -232,6 +271,17 @@ export class StoreApi {
       if (!(err instanceof StoreApiError)) this.options.onInternalError?.(err);
     }
   }
+}
+
+/**
+ * The shared storage's refusals as Vault-shaped 503s: a write fenced off because this node lost the HA lock while
+ * the request ran (`STORE_STANDBY`), or an engine without quorum (`STORE_UNAVAILABLE`). Neither is a bug to log.
+ */
+function clusterError(err: unknown): StoreApiError | undefined {
+  if (!(err instanceof SecretStoreError)) return undefined;
+  if (err.code === 'STORE_STANDBY') return new StoreApiError(503, STANDBY_MESSAGE);
+  if (err.code === 'STORE_UNAVAILABLE') return new StoreApiError(503, STORAGE_UNAVAILABLE_MESSAGE);
+  return undefined;
 }
 
 /**

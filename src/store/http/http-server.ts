@@ -17,7 +17,7 @@ import * as tls from 'node:tls';
 import type { Logger } from '../../log.js';
 import { bodyLimitFor, bodyTooLargeResult, type StoreApi } from './api.js';
 import { ListRewritingStream, listRequestFromParseError } from './list-rewrite.js';
-import type { ApiRequest } from './request.js';
+import { parseTarget, type ApiRequest } from './request.js';
 import type { ApiResult } from './response.js';
 import { logPath } from './request-log.js';
 
@@ -46,6 +46,21 @@ export interface StoreHttpServerOptions {
   maxConnections?: number;
   /** Slow-client bounds (node:http enforces them); the defaults suit production, tests shorten them. */
   timeouts?: StoreHttpTimeouts;
+  /** HA: request forwarding to the active node, and the client address a forwarding standby vouches for. */
+  forwarding?: ForwardingHooks | undefined;
+}
+
+/**
+ * What the listener asks of HA request forwarding (src/store/ha/forwarder.ts). Decided per request before its body
+ * is read, so a forwarded body streams through without being held here.
+ */
+export interface ForwardingHooks {
+  /** Whether this request goes to the active node (this node is a standby and the path is not answered locally). */
+  shouldForward(method: string, target: string): boolean;
+  /** Forwards the request and streams the answer into `res`; never rejects (failures answer 503). */
+  forward(req: http.IncomingMessage, res: http.ServerResponse, clientAddress: string | undefined): Promise<void>;
+  /** The client address a forwarding standby vouched for with a valid MAC, else undefined (the socket's counts). */
+  vouchedAddress(req: http.IncomingMessage): string | undefined;
 }
 
 /** Bounds on slow clients (slowloris), enforced by node:http's own connection checks. */
@@ -163,7 +178,7 @@ export class StoreHttpServer {
       self.adopt(socket);
     });
     httpServer.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-      holder.server?.serve(req, res, options.api, options.log, maxBody);
+      holder.server?.serve(req, res, options.api, options.log, maxBody, options.forwarding);
     });
     // node:http's parser failed (or a request/headers timeout fired): a LIST to take over, or a connection to refuse.
     httpServer.on('clientError', (err: ClientError, socket: net.Socket) => {
@@ -263,6 +278,28 @@ export class StoreHttpServer {
     return true;
   }
 
+  /**
+   * A response that refuses a body still arriving (413) must not end in a reset: node:http closes such a connection
+   * with `destroySoon()` — end, then destroy once our FIN is out — and closing a socket whose peer is still sending
+   * makes the kernel answer with RST, which can discard the 413 before the client reads it (the chaos campaign saw
+   * 16 of 30 clients get only a reset). As Go's net/http does, stop parsing, read and drop what else arrives, close
+   * our side, and let the peer close; a peer that keeps sending is cut off after {@link REFUSED_LINGER_MS}.
+   */
+  private lingerAfterRefusal(state: ConnState): void {
+    const socket = state.socket;
+    if (!this.detachParser(socket, state)) return; // node:http keeps the socket: its own close applies
+    socket.resume();
+    socket.destroySoon = () => {
+      socket.end();
+      const timer = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+      timer.unref();
+      socket.once('close', () => {
+        clearTimeout(timer);
+      });
+      socket.once('end', () => socket.destroy());
+    };
+  }
+
   /** Runs `fn` once no more than `remaining` of the connection's dispatched requests are unanswered. */
   private whenAnswered(state: ConnState, remaining: number, fn: () => void): void {
     if (state.active <= remaining) {
@@ -350,7 +387,7 @@ export class StoreHttpServer {
     });
   }
 
-  private serve(req: http.IncomingMessage, res: http.ServerResponse, api: StoreApi, log: Logger, maxBody: number): void {
+  private serve(req: http.IncomingMessage, res: http.ServerResponse, api: StoreApi, log: Logger, maxBody: number, forwarding: ForwardingHooks | undefined): void {
     const started = performance.now();
     const state = connState.get(req.socket);
     if (state !== undefined) {
@@ -382,12 +419,23 @@ export class StoreHttpServer {
       write(res, { status: 400, body: { errors: ['missing required Host header'] } }, this.closing);
       return;
     }
+    // The raw socket's address (a connection handed to the LIST rewriter is a stream without one).
+    const socketAddress = state?.socket.remoteAddress ?? req.socket.remoteAddress;
+    if (forwarding?.shouldForward(method, req.url ?? '/') === true) {
+      loggedPath = forwardedLogPath(req.url);
+      if (this.closing) res.shouldKeepAlive = false;
+      void forwarding.forward(req, res, socketAddress);
+      return;
+    }
     const respond = (body: Buffer | undefined): void => {
       if (body === undefined) {
         // Over the limit: Vault answers 413 with its JSON-parse message; stop reading and close afterwards. Requests
         // pipelined after this one would get no answer (the connection closes after it): none may be executed.
         res.shouldKeepAlive = false;
-        if (state !== undefined) state.refusing = true;
+        if (state !== undefined) {
+          state.refusing = true;
+          if (req.socket === state.socket && !state.takenOver) this.lingerAfterRefusal(state);
+        }
         write(res, bodyTooLargeResult(req.url ?? '/'), false);
         return;
       }
@@ -400,8 +448,8 @@ export class StoreHttpServer {
           'content-type': req.headers['content-type'],
         },
         body,
-        // The raw socket's address (a connection handed to the LIST rewriter is a stream without one).
-        remoteAddress: state?.socket.remoteAddress ?? req.socket.remoteAddress,
+        // A forwarding standby's MACed header names the real client; anything else leaves the socket's address.
+        remoteAddress: (forwarding === undefined ? undefined : forwarding.vouchedAddress(req)) ?? socketAddress,
       };
       api
         .handle(apiReq)
@@ -451,6 +499,15 @@ export class StoreHttpServer {
 }
 
 const connState = new WeakMap<net.Socket, ConnState>();
+
+/** The log path of a forwarded request (same redaction as any other). */
+function forwardedLogPath(target: string | undefined): string {
+  try {
+    return logPath(parseTarget(target ?? '/').path, target);
+  } catch {
+    return logPath(undefined, target);
+  }
+}
 
 /** The status refusing a connection after `code` (see `refuse`): Node's own choices. */
 function refusalStatus(code: string | undefined): number {

@@ -23,6 +23,15 @@ export interface SysServices {
   createRootToken: (barrier: Storage) => Promise<string>;
   /** Mints a new root token at the end of generate-root; fails with 503 when sealed. */
   mintRootToken: () => Promise<string>;
+  /**
+   * HA: re-reads what other nodes may have changed in the seal state (init, rekey) before a seal endpoint answers;
+   * returns undefined when there is nothing to wait for (a single node, or unsealed).
+   */
+  refreshSeal?: () => Promise<void> | undefined;
+  /** HA: the `sys/leader` body (throws 503 while sealed); absent on a single node (`ha_enabled: false`). */
+  leader?: () => Promise<JsonObject>;
+  /** HA: this node is an unsealed standby (`sys/seal` is refused there, as Vault refuses it). */
+  isStandby?: () => boolean;
 }
 
 /** A sys handler; undefined means "not mine". */
@@ -31,8 +40,16 @@ export type SysHandler = (call: SysCall, services: SysServices) => ApiResult | P
 const methodNotAllowed = (): ApiResult => errorResult(405, []);
 const isWrite = (method: string): boolean => method === 'PUT' || method === 'POST';
 
+/** Waits for {@link SysServices.refreshSeal} when it has something to do (a single node never waits). */
+function refreshed(s: SysServices): Promise<void> | undefined {
+  return s.refreshSeal?.();
+}
+
 async function init(call: SysCall, s: SysServices): Promise<ApiResult> {
-  if (call.method === 'GET') return okJson({ initialized: s.seal.initialized });
+  if (call.method === 'GET') {
+    await refreshed(s);
+    return okJson({ initialized: s.seal.initialized });
+  }
   if (!isWrite(call.method)) return methodNotAllowed();
   const { keys, rootToken } = await s.seal.init(call.body(), s.createRootToken);
   try {
@@ -54,8 +71,10 @@ async function initAbandon(call: SysCall, s: SysServices): Promise<ApiResult> {
   return okJson(await s.seal.abandonInit(call.body()));
 }
 
-function sealStatus(call: SysCall, s: SysServices): ApiResult {
+function sealStatus(call: SysCall, s: SysServices): ApiResult | Promise<ApiResult> {
   if (call.method !== 'GET') return methodNotAllowed();
+  const pending = refreshed(s);
+  if (pending !== undefined) return pending.then(() => okJson(s.seal.sealStatus()));
   return okJson(s.seal.sealStatus());
 }
 
@@ -64,14 +83,19 @@ async function unseal(call: SysCall, s: SysServices): Promise<ApiResult> {
   return okJson(await s.seal.unseal(call.body()));
 }
 
-function health(call: SysCall, s: SysServices): ApiResult {
+function health(call: SysCall, s: SysServices): ApiResult | Promise<ApiResult> {
   if (call.method !== 'GET' && call.method !== 'HEAD') return methodNotAllowed();
-  const { status, body } = s.seal.health(call.query);
-  return call.method === 'HEAD' ? { status } : { status, body };
+  const answer = (): ApiResult => {
+    const { status, body } = s.seal.health(call.query);
+    return call.method === 'HEAD' ? { status } : { status, body };
+  };
+  const pending = refreshed(s);
+  return pending === undefined ? answer() : pending.then(answer);
 }
 
-function leader(call: SysCall): ApiResult {
+function leader(call: SysCall, s: SysServices): ApiResult | Promise<ApiResult> {
   if (call.method !== 'GET') return methodNotAllowed();
+  if (s.leader !== undefined) return s.leader().then(okJson);
   // A single node without HA: Vault answers this shape (ha_enabled false) whether sealed or not.
   return okJson({
     ha_enabled: false,
@@ -143,7 +167,7 @@ export const SYS_HANDLERS: ReadonlyMap<string, SysHandler> = new Map<string, Sys
   ['sys/seal-status', sealStatus],
   ['sys/unseal', unseal],
   ['sys/health', health],
-  ['sys/leader', (call) => leader(call)],
+  ['sys/leader', leader],
   ['sys/generate-root/attempt', generateRootAttempt],
   ['sys/generate-root/update', generateRootUpdate],
   ['sys/rekey/init', rekeyInit],

@@ -4,11 +4,12 @@
  * calls these methods and renders what they return or throw ({@link StoreApiError} with Vault's statuses and
  * messages). Secrets (shares, unseal key, root key, keyring) live in Buffers that are wiped on seal.
  */
-import { randomBytes, randomUUID, wipe } from '../../crypto.js';
+import { hkdfSha256, randomBytes, randomUUID, wipe } from '../../crypto.js';
 import { SecretStoreError } from '../../errors.js';
 import { badRequest, sealedError, StoreApiError } from '../api-error.js';
 import { Barrier } from '../barrier.js';
 import type { Storage } from '../storage/storage.js';
+import { ALREADY_INITIALIZED, commitByCreate, type ClusterCoordination } from './cluster-coordination.js';
 import type { SealCore } from './core-context.js';
 import { RootGeneration } from './generate-root.js';
 import { initializeStore, parseInitRequest } from './init.js';
@@ -43,6 +44,13 @@ export interface SealManagerOptions {
   clusterName?: string;
   /** Reported as `build_date` (default ""). */
   buildDate?: string;
+  /**
+   * Set when the storage is shared by several nodes (HA): the seal configuration and the init attempt are re-read
+   * while sealed (another node may init the cluster or unseal it first), init and its abandonment run under the HA
+   * lock, an unseal writes nothing (the node that becomes active removes the init attempt, fenced), and the root
+   * key is kept while unsealed so the keyring can be re-read when this node becomes active.
+   */
+  cluster?: ClusterCoordination;
 }
 
 /** Barrier path of the cluster name and id chosen at init (Vault keeps them at the same path). */
@@ -66,6 +74,12 @@ export class SealManager {
   private cluster: { name: string; id: string } | undefined;
   private closed = false;
   private readonly core: SealCore;
+  /** HA only: a copy of the root key while unsealed (re-reading the keyring on activation); wiped on seal. */
+  private rootKey: Buffer | undefined;
+  /** Bumped by every change of `config`/`initAttempt`, so a refresh that overlapped one does not undo it. */
+  private stateVersion = 0;
+  /** HA: whether this unsealed node is a standby (the HA node reports it); a single node never is. */
+  private standbyProbe: () => boolean = () => false;
 
   private constructor(physical: Storage, options: SealManagerOptions, config: SealConfig | undefined, initAttempt: string | undefined) {
     this.physical = physical;
@@ -91,7 +105,9 @@ export class SealManager {
    */
   static async open(physical: Storage, options: SealManagerOptions): Promise<SealManager> {
     const config = await readSealConfig(physical);
-    if (config === undefined) await finishInterruptedReset(physical);
+    // Over shared storage a missing configuration with the init marker is most likely another node's init in
+    // progress, not leftovers: never erase at open (init clears leftovers under the HA lock).
+    if (config === undefined && options.cluster === undefined) await finishInterruptedReset(physical);
     const initAttempt = config === undefined ? undefined : await readInitAttempt(physical);
     return new SealManager(physical, options, config, initAttempt);
   }
@@ -111,6 +127,21 @@ export class SealManager {
     return sealStatusBody(this.state());
   }
 
+  /**
+   * HA only (undefined otherwise, so a single node's status calls stay synchronous): while sealed, re-reads the seal
+   * configuration and the init attempt, which other nodes may have written (init, rekey, the first activation).
+   * Read failures keep what was known (a status answer must not fail because the engine blinked).
+   */
+  refresh(): Promise<void> | undefined {
+    if (this.options.cluster === undefined || !this.sealed || this.closed) return undefined;
+    return this.reloadSealState().catch(() => undefined);
+  }
+
+  /** Registers how to tell whether this unsealed node is a standby (HA); reported by health. */
+  reportStandby(probe: () => boolean): void {
+    this.standbyProbe = probe;
+  }
+
   /** `GET|HEAD sys/health`: status code and body; a non-integer code parameter → StoreApiError(400, []). */
   health(query: Record<string, string>): { status: number; body: Record<string, unknown> } {
     return healthResponse(this.state(), query);
@@ -125,13 +156,29 @@ export class SealManager {
     const params = parseInitRequest(req);
     return await this.mutex.run(async () => {
       this.assertOpen();
-      if (this.config !== undefined) throw badRequest('Vault is already initialized');
+      const cluster = this.options.cluster;
+      if (cluster !== undefined) await this.reloadSealState();
+      if (this.config !== undefined) throw badRequest(ALREADY_INITIALIZED);
       let rootToken = '';
-      const outcome = await initializeStore(this.physical, this.barrierImpl, params, async (barrier) => {
-        const name = this.options.clusterName ?? `vault-cluster-${randomBytes(4).toString('hex')}`;
-        await barrier.put(CLUSTER_INFO_PATH, Buffer.from(JSON.stringify({ name, id: randomUUID() }), 'utf8'));
-        rootToken = await createRootToken(barrier);
-      });
+      const ceremony = (physical: Storage): ReturnType<typeof initializeStore> =>
+        initializeStore(physical, this.barrierImpl, params, async (barrier) => {
+          const name = this.options.clusterName ?? `vault-cluster-${randomBytes(4).toString('hex')}`;
+          await barrier.put(CLUSTER_INFO_PATH, Buffer.from(JSON.stringify({ name, id: randomUUID() }), 'utf8'));
+          rootToken = await createRootToken(barrier);
+        });
+      const outcome =
+        cluster === undefined
+          ? await ceremony(this.physical)
+          : await cluster.exclusive(async () => {
+              // Another node may have committed while this one waited for the lock.
+              const committed = await readSealConfig(this.physical);
+              if (committed !== undefined) {
+                this.setSealState(committed, await readInitAttempt(this.physical));
+                throw badRequest(ALREADY_INITIALIZED);
+              }
+              return await ceremony(commitByCreate(this.physical, cluster));
+            });
+      this.stateVersion++;
       this.config = outcome.config;
       this.initAttempt = params.attemptSha256;
       this.unsealProgress.clear();
@@ -156,6 +203,8 @@ export class SealManager {
       if (keyText === '') throw badRequest("'key' must be specified in request body as JSON, or 'reset' set to true");
       const key = decodeKey(keyText);
       try {
+        // Another node may have initialized the cluster, or rekeyed it, since this one last looked.
+        if (this.options.cluster !== undefined && this.sealed) await this.reloadSealState();
         const config = this.config;
         if (config === undefined) throw badRequest('Vault is not initialized');
         const lengthProblem = keyLengthProblem(key, 'invalid key: ');
@@ -175,10 +224,18 @@ export class SealManager {
         }
         try {
           await this.barrierImpl.unseal(result.rootKey);
+          if (this.options.cluster !== undefined) this.rootKey = Buffer.from(result.rootKey);
         } finally {
           wipe(result.rootKey);
         }
-        await this.forgetInitAttempt();
+        if (this.options.cluster === undefined) {
+          await this.forgetInitAttempt();
+        } else {
+          // A standby writes nothing: the node that becomes active removes the recorded attempt under the HA lock
+          // (see activate), and abandoning needs that lock too, so an unsealed cluster is never erased.
+          this.stateVersion++;
+          this.initAttempt = undefined;
+        }
         await this.afterUnseal();
         return this.sealStatus();
       } finally {
@@ -195,18 +252,33 @@ export class SealManager {
   async abandonInit(req: Record<string, unknown>): Promise<{ initialized: false }> {
     return await this.mutex.run(async () => {
       this.assertOpen();
+      const cluster = this.options.cluster;
+      if (cluster !== undefined && this.sealed) await this.reloadSealState();
       if (this.config === undefined) throw badRequest('the store is not initialized');
-      const recorded = this.initAttempt;
-      if (recorded === undefined) throw new StoreApiError(409, NO_RECORDED_ATTEMPT);
-      const attempt = parseAbandonAttempt(req);
-      try {
-        if (!attemptMatches(attempt, recorded)) throw new StoreApiError(403, 'init attempt mismatch');
-      } finally {
-        wipe(attempt);
-      }
+      const check = (recorded: string | undefined): void => {
+        if (recorded === undefined) throw new StoreApiError(409, NO_RECORDED_ATTEMPT);
+        const attempt = parseAbandonAttempt(req);
+        try {
+          if (!attemptMatches(attempt, recorded)) throw new StoreApiError(403, 'init attempt mismatch');
+        } finally {
+          wipe(attempt);
+        }
+      };
+      // An unsealed node proves the shares exist: whatever storage says, nothing is abandoned then.
+      check(this.sealed ? this.initAttempt : undefined);
       // Never unsealed since init: the barrier is sealed and there is no logical layer to drop.
       this.sealNow();
-      await eraseStore(this.physical);
+      if (cluster === undefined) {
+        await eraseStore(this.physical);
+      } else {
+        await cluster.exclusive(async () => {
+          // Under the lock, from storage: no node became active (which removes the attempt) meanwhile.
+          if ((await readSealConfig(this.physical)) === undefined) throw badRequest('the store is not initialized');
+          check(await readInitAttempt(this.physical));
+          await eraseStore(this.physical);
+        });
+      }
+      this.stateVersion++;
       this.config = undefined;
       this.initAttempt = undefined;
       for (const cb of this.resetCallbacks) cb();
@@ -241,6 +313,28 @@ export class SealManager {
   /** Registers a callback run when the store seals (drop the logical layers). */
   onSeal(cb: () => void): void {
     this.sealCallbacks.push(cb);
+  }
+
+  /**
+   * HA: this node just took the lock (writes are fenced by it). Re-reads the keyring (the previous active node may
+   * have rotated it) and removes the recorded init attempt: the cluster has been unsealed. Throws when sealed.
+   */
+  activate(): Promise<void> {
+    return this.mutex.run(async () => {
+      const rootKey = this.rootKey;
+      if (this.sealed || rootKey === undefined) throw sealedError();
+      await this.barrierImpl.unseal(rootKey);
+      if ((await readInitAttempt(this.physical)) !== undefined) await deleteInitAttempt(this.physical);
+    });
+  }
+
+  /**
+   * HA: a key every unsealed node of the cluster derives alike from the root key (HKDF-SHA256, `label` as info),
+   * e.g. the MAC key of forwarded client addresses; undefined while sealed. The caller wipes it when done.
+   */
+  deriveClusterKey(label: string): Buffer | undefined {
+    if (this.sealed || this.rootKey === undefined) return undefined;
+    return hkdfSha256(this.rootKey, Buffer.alloc(0), label, 32);
   }
 
   /** `GET sys/generate-root/attempt`. */
@@ -316,8 +410,24 @@ export class SealManager {
     }
   }
 
+  /** Re-reads the seal configuration and the init attempt (HA), unless a local change overlapped the read. */
+  private async reloadSealState(): Promise<void> {
+    const version = this.stateVersion;
+    const config = await readSealConfig(this.physical);
+    const attempt = config === undefined ? undefined : await readInitAttempt(this.physical);
+    if (version === this.stateVersion && this.sealed) this.setSealState(config, attempt);
+  }
+
+  private setSealState(config: SealConfig | undefined, initAttempt: string | undefined): void {
+    this.stateVersion++;
+    this.config = config;
+    this.initAttempt = initAttempt;
+  }
+
   private sealNow(): void {
     const wasUnsealed = !this.barrierImpl.sealed;
+    wipe(this.rootKey);
+    this.rootKey = undefined;
     this.barrierImpl.seal();
     this.unsealProgress.clear();
     this.rootGeneration.reset();
@@ -343,6 +453,7 @@ export class SealManager {
       buildDate: this.options.buildDate ?? '',
       storageType: this.options.storageType,
       cluster: this.cluster,
+      standby: !this.sealed && this.standbyProbe(),
       initAttemptSha256: this.initAttempt,
     };
   }

@@ -17,6 +17,8 @@ export interface CoreState {
   storageType: string;
   /** Present only while unsealed. */
   cluster: { name: string; id: string } | undefined;
+  /** HA: unsealed, but another node is (or no node is yet) the active one. */
+  standby?: boolean;
   /** The recorded init attempt hash while initialized and never unsealed since (src/bootstrap/init-control.ts). */
   initAttemptSha256?: string | undefined;
 }
@@ -81,8 +83,9 @@ export function healthResponse(s: CoreState, query: Record<string, string>, nowM
   codeParam(query, 'performancestandbycode', 473);
   codeParam(query, 'perfstandbycode', 473);
 
-  // A single node is never a standby once unsealed; Vault reports a sealed node as standby.
-  const standby = s.sealed;
+  // A single node is never a standby once unsealed; Vault reports a sealed node as standby. `perfstandbyok` changes
+  // nothing: there are no performance standbys here.
+  const standby = s.sealed || s.standby === true;
   let status: number;
   if (!s.initialized) status = uninitCode;
   else if (s.sealed) status = sealedCode;
