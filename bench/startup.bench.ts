@@ -24,6 +24,8 @@
  *   SEA_NODE         the Node 24 binary (as scripts/package.mjs); else `npx -y -p node@${SEA_NODE_VERSION:-24}`
  *   STARTUP_EXE      the executable (default build/<platform>-<arch>/secretstore-setup; built with
  *                    `node scripts/package.mjs --node <that Node>` when missing, or always with STARTUP_REBUILD=1)
+ *   STARTUP_EXE_BEFORE another executable (e.g. a build of the previous commit, copied aside) measured in the same
+ *                    run as one more program, "executable (before)", with its ratios: a before/after in one run
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -169,6 +171,8 @@ async function main(): Promise<void> {
     { name: 'executable', command: [exe] },
     { name: 'script mode (node bin/secretstore-setup)', command: [node, join(ROOT, 'bin', 'secretstore-setup')] },
   ];
+  const before = process.env.STARTUP_EXE_BEFORE;
+  if (before !== undefined && before !== '') programs.push({ name: 'executable (before)', command: [before] });
 
   const root = await mkdtemp(join(tmpdir(), 'sss-startup-'));
   let store: StoreProcess | undefined;
@@ -258,11 +262,12 @@ async function main(): Promise<void> {
       rss: Math.max(vRss, bRss) / floorRss,
     });
   }
-  const e = results.get('executable');
-  if (e !== undefined) {
-    const mark = (x: number, goal: number): string => `${x.toFixed(2)}× (goal ≤ ${goal}×: ${x <= goal ? 'met' : 'NOT met'})`;
+  const mark = (x: number, goal: number): string => `${x.toFixed(2)}× (goal ≤ ${goal}×: ${x <= goal ? 'met' : 'NOT met'})`;
+  for (const name of ['executable', 'executable (before)']) {
+    const e = results.get(name);
+    if (e === undefined) continue;
     process.stdout.write(
-      `\nexecutable vs bare node: bootstrap ${mark(e.boot, 2)}, without the hook ${e.bootNoHook.toFixed(2)}×, spawn → unsealed ${e.unsealed.toFixed(2)}×; ` +
+      `\n${name} vs bare node: bootstrap ${mark(e.boot, 2)}, without the hook ${e.bootNoHook.toFixed(2)}×, spawn → unsealed ${e.unsealed.toFixed(2)}×; ` +
         `--version ${mark(e.version, 1.3)}; peak RSS ${mark(e.rss, 1.3)}\n`,
     );
   }

@@ -72,7 +72,8 @@ import { ensureKvMount, type KvMountOutcome } from '../edgex/kv-mount.js';
 import { issueAdminToken } from '../edgex/token-issuer.js';
 import { INIT_MARKER, readInitMarker, removeInitMarker, writeInitMarker, type InitMarker } from './init-marker.js';
 import { INIT_ATTEMPT_BYTES, attemptHash, httpInitControl, type StoreInitControl } from './init-control.js';
-import { applyEdgexSetup, prepareEdgexSetup, type EdgexSetupPlan, type EdgexSetupResult } from '../edgex/edgex-setup.js';
+// EdgeX's duties (src/edgex/edgex-setup.ts and the ~25 modules under it) load only for an EdgeX configuration.
+import type { EdgexSetupPlan, EdgexSetupResult, applyEdgexSetup } from '../edgex/edgex-setup.js';
 
 /** Inputs of {@link runBootstrap}. */
 export interface BootstrapOptions {
@@ -143,22 +144,28 @@ export function keyFileLocation(config: SecretStoreConfig): KeyFileLocation {
   return { dir: config.tokenFolderPath, file: config.tokenFile };
 }
 
-/** Runs `fn` under the inter-process key-file lock, waiting (up to `timeoutMs`) while another process holds it. */
+/**
+ * Runs `fn` under the inter-process key-file lock, waiting (up to `timeoutMs`) while another process holds it. `fn`
+ * learns whether the lock was taken at once (`waited` false): then no other holder ran between the caller's last
+ * look at the store and `fn`, so what the caller read before may still be used.
+ */
 export async function withLockWaiting<T>(
   loc: KeyFileLocation,
   timeoutMs: number,
   log: Logger,
   signal: AbortSignal | undefined,
-  fn: () => Promise<T>,
+  fn: (waited: boolean) => Promise<T>,
 ): Promise<T> {
   const started = Date.now();
   let announced = false;
+  let waited = false;
   for (;;) {
     try {
-      return await withKeyFileLock(loc, fn);
+      return await withKeyFileLock(loc, () => fn(waited));
     } catch (err) {
       if (!isSecretStoreError(err, 'KEYFILE_LOCKED')) throw err;
       if (Date.now() - started > timeoutMs) throw err;
+      waited = true;
       if (!announced) {
         log.info('waiting for another bootstrap holding the key-file lock', { dir: loc.dir });
         announced = true;
@@ -198,7 +205,8 @@ interface FlowContext {
   /** The init-attempt contract of one node (the one init goes to, or the one an interrupted init went to). */
   controlFor: (client: VaultClient) => StoreInitControl;
   waiter: StoreWaiter;
-  edgexPlan: EdgexSetupPlan | undefined;
+  /** EdgeX's duties, checked before the store is touched, and how to apply them (an EdgeX configuration only). */
+  edgex: { plan: EdgexSetupPlan; apply: typeof applyEdgexSetup } | undefined;
   started: number;
 }
 
@@ -227,6 +235,11 @@ interface RunState {
   initRefused: VaultClient | undefined;
   /** Nodes the last unseal pass left sealed (clusters). */
   nodesLeft: NodeLeft[];
+  /**
+   * The single node's last `sys/health` in this pass said sealed (or this run's init just answered): its unseal skips
+   * the `sys/seal-status` read (./unseal.ts, `knownSealed`).
+   */
+  knownSealed: boolean;
 }
 
 /**
@@ -381,7 +394,9 @@ async function unsealEvery(ctx: FlowContext, run: RunState, secrets: InitSecrets
   run.expected = 'initialized';
   if (!ctx.cluster) {
     run.node = ctx.primary;
-    if ((await unsealNode(ctx.primary, secrets.shares, log)) === 'unsealed') note(ctx.primary);
+    const knownSealed = run.knownSealed;
+    run.knownSealed = false; // only once: a resumed pass reads the state again
+    if ((await unsealNode(ctx.primary, secrets.shares, log, { knownSealed })) === 'unsealed') note(ctx.primary);
     run.nodesLeft = [];
     return;
   }
@@ -394,7 +409,8 @@ async function unsealEvery(ctx: FlowContext, run: RunState, secrets: InitSecrets
         const probe = await probeNode(client);
         if (isUnsealedRole(probe.role)) return { client, outcome: 'already-unsealed' as const };
         if (!probe.answered) return { client, err: new SecretStoreError('STORE_UNREACHABLE', probe.error ?? `the secret store at ${client.address} does not answer`) };
-        return { client, outcome: await unsealNode(client, secrets.shares, log) };
+        // Just said sealed: the unseal's first answer says the rest (no seal-status read).
+        return { client, outcome: await unsealNode(client, secrets.shares, log, { knownSealed: probe.role === 'sealed' }) };
       } catch (err) {
         return { client, err };
       }
@@ -455,7 +471,7 @@ async function activeNode(ctx: FlowContext): Promise<VaultClient> {
 
 /** With the shares in hand: unseal every node, root token, provisioning (on the active node), revoke the temporary root. */
 async function provision(ctx: FlowContext, run: RunState, secrets: InitSecrets): Promise<BootstrapResult> {
-  const { config, log, edgexPlan, options, ikm } = ctx;
+  const { config, log, options, ikm } = ctx;
   await unsealEvery(ctx, run, secrets);
   run.expected = 'unsealed';
   const primary = await activeNode(ctx);
@@ -494,8 +510,8 @@ async function provision(ctx: FlowContext, run: RunState, secrets: InitSecrets):
     let edgex: EdgexSetupResult | undefined;
     let kvMount: KvMountOutcome;
     let issued: { path: string; accessor: string };
-    if (edgexPlan !== undefined) {
-      edgex = await applyEdgexSetup(edgexPlan, primary, token, log);
+    if (ctx.edgex !== undefined) {
+      edgex = await ctx.edgex.apply(ctx.edgex.plan, primary, token, log);
       kvMount = edgex.kvMount;
       issued = { path: edgex.adminTokenPath, accessor: edgex.adminTokenAccessor };
     } else {
@@ -566,9 +582,11 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
   const existing = await inspectKeyFile(loc);
   if (existing?.encrypted === true && !ikm.configured) throw encryptedNoHook(existing.path);
   // EdgeX's service list and known-secret grammar are checked before the store is touched (EdgeX fails half-way).
-  const edgexPlan: EdgexSetupPlan | undefined = config.edgex.enabled
-    ? await prepareEdgexSetup(config, options.env ?? process.env, options.cwd ?? process.cwd(), log)
-    : undefined;
+  let edgex: FlowContext['edgex'];
+  if (config.edgex.enabled) {
+    const { applyEdgexSetup, prepareEdgexSetup } = await import('../edgex/edgex-setup.js');
+    edgex = { plan: await prepareEdgexSetup(config, options.env ?? process.env, options.cwd ?? process.cwd(), log), apply: applyEdgexSetup };
+  }
 
   const waiter = new StoreWaiter({
     intervalMs: config.intervalSeconds * 1000,
@@ -576,7 +594,12 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
     log,
     ...(signal === undefined ? {} : { signal }),
   });
-  await waiter.waitAny(clients);
+  const reached = await waiter.waitAny(clients);
+  // The store answered initialized and there is a key file: every path from here reads it (decrypt, or migrate to
+  // encrypted), so the hook is started as soon as the lock is held and runs while the folder is cleaned. Not
+  // earlier: a store that is not up yet, an uninitialized one beside a key file (refused) or a lock never obtained
+  // must not cost one of the hook's limited releases (docs/bootstrap.md, "The state machine").
+  const prefetchIkm = existing !== undefined && ikm.configured && reached.health.status !== 501;
 
   const makeControl = options.initControl ?? httpInitControl;
   const controls = new Map<VaultClient, StoreInitControl>();
@@ -600,7 +623,7 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
       return control;
     },
     waiter,
-    edgexPlan,
+    edgex,
     started,
   };
   const run: RunState = {
@@ -617,13 +640,20 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
     initUncertain: false,
     initRefused: undefined,
     nodesLeft: [],
+    knownSealed: false,
   };
   try {
-    return await withLockWaiting(loc, Math.max(config.waitTimeoutSeconds * 1000, 30_000), log, signal, async () => {
+    return await withLockWaiting(loc, Math.max(config.waitTimeoutSeconds * 1000, 30_000), log, signal, async (waited) => {
+      if (prefetchIkm) ikm.prefetch();
       // What a killed run left behind (temp files of the marker, the key file, the lock) goes first.
       const leftovers = await removeCrashLeftovers(loc, [INIT_MARKER]);
       if (leftovers > 0) log.info('removed temporary files left by an interrupted run', { dir: loc.dir, files: leftovers });
       let initRetries = 0;
+      // The wait's answer stands for the first pass when it said initialized and the lock was free: no other
+      // bootstrap ran in between, and an initialized store stays initialized (a state that moved on — unsealed by
+      // someone else — is handled by the unseal). An uninitialized answer is always read again under the lock: the
+      // decision to init must not rest on a stale answer.
+      let known = !waited && !ctx.cluster && reached.health.status !== 501 ? reached.health : undefined;
       for (;;) {
         run.node = primary;
         run.expected = 'reachable';
@@ -632,7 +662,8 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
           // the store went away, this is where the run resumes from its new state). A cluster: every node's.
           let probes: NodeProbe[];
           if (!ctx.cluster) {
-            const health = await primary.health();
+            const health = known ?? (await primary.health());
+            known = undefined;
             if (!KNOWN_HEALTH.has(health.status)) {
               throw new SecretStoreError('STORE_ERROR', `the secret store at ${primary.address} answered sys/health with HTTP ${health.status}`);
             }
@@ -644,6 +675,7 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
             }
           }
           const answered = probes.filter((p) => p.health !== undefined);
+          run.knownSealed = !ctx.cluster && probes[0]?.health?.status === 503;
           for (const p of probes) {
             const status = p.health?.status;
             if (status === undefined) log.warn('secret store node not answering', { node: p.client.address, error: p.error });
@@ -661,6 +693,7 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
               run.node = target;
               run.secrets = await firstBoot(ctx, run, target);
               run.initialized = true;
+              run.knownSealed = !ctx.cluster; // a store answers init initialized and sealed
             } else {
               run.node = initializedNode.client;
               run.expected = 'initialized';

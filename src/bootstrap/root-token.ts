@@ -4,10 +4,11 @@
  * revokes it at the end with `revoke-self`. Every other root token is found (accessor list + lookup-accessor,
  * policies containing `root`) and revoked, including the one `sys/init` returned.
  */
-import { SecretStoreError } from '../errors.js';
+import { SecretStoreError, isSecretStoreError } from '../errors.js';
 import { wipe } from '../crypto.js';
 import type { Logger } from '../log.js';
 import type { VaultClient } from '../vault/client.js';
+import type { GenerateRootStatus } from '../vault/types.js';
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -38,16 +39,24 @@ export function decodeGeneratedRoot(encodedToken: string, otp: string): Buffer {
 
 /**
  * Generates a root token from the shares. An attempt already in progress can only be a leftover of an interrupted
- * run (the caller holds the key-file lock), so it is cancelled first — otherwise a crash mid-generation would block
- * every later boot.
+ * run (the caller holds the key-file lock), so it is cancelled — otherwise a crash mid-generation would block every
+ * later boot. It is found by the start's refusal (Vault, OpenBao and the embedded store answer 400 "root generation
+ * already in progress") rather than by reading the attempt's status first: one round trip less on every boot, and
+ * any refused start is followed by that status read, so the leftover is recognized by its status, not by a message.
  */
 export async function generateRootToken(client: VaultClient, shares: readonly Buffer[], log: Logger): Promise<Buffer> {
-  const current = await client.generateRootStatus();
-  if (current.started) {
+  let attempt: GenerateRootStatus;
+  try {
+    attempt = await client.generateRootStart();
+  } catch (err) {
+    if (!isSecretStoreError(err, 'STORE_ERROR')) throw err;
+    // Anything but a leftover attempt (the store sealed again, a denial): the start's own error is the one to act on.
+    const current = await client.generateRootStatus().catch(() => undefined);
+    if (current?.started !== true) throw err;
     log.warn('cancelling a root token generation left by an interrupted run', { node: client.address, progress: current.progress });
     await client.generateRootCancel();
+    attempt = await client.generateRootStart();
   }
-  const attempt = await client.generateRootStart();
   if (attempt.otp === '' || attempt.nonce === '') {
     throw new SecretStoreError('ROOT_GENERATION_FAILED', `the store at ${client.address} started root generation without a one-time pad or nonce`);
   }

@@ -450,6 +450,86 @@ flowTest('init answered but lost (connection cut after the store initialized): n
   assert.equal(h.fake.sealed, true);
 });
 
+flowTest('a sealed boot makes only the requests it needs (docs/packaging.md, "Start-up"), the hook once', async (h) => {
+  await h.run();
+  h.fake.seal();
+  const before = h.fake.requests.length;
+  const source = new FixedIkm(h.ikm);
+  const r = await h.run({ ikmSource: source });
+  assert.equal(r.initialState, 'sealed');
+  assert.equal(source.calls, 1);
+  // One sys/health (the wait's answer stands under a free lock), no sys/seal-status (the first unseal answers
+  // it), no generate-root status read (a leftover attempt shows up as a refused start).
+  assert.deepEqual(h.fake.requests.slice(before), [
+    'GET sys/health',
+    'PUT sys/unseal',
+    'PUT sys/unseal',
+    'PUT sys/unseal',
+    'PUT sys/generate-root/attempt',
+    'PUT sys/generate-root/update',
+    'PUT sys/generate-root/update',
+    'PUT sys/generate-root/update',
+    'GET auth/token/lookup-self',
+    'GET auth/token/accessors',
+    'POST auth/token/lookup-accessor',
+    'GET sys/mounts',
+    'PUT sys/policies/acl/privileged-token-creator',
+    'POST auth/token/create-orphan',
+    'POST auth/token/revoke-accessor',
+    'POST auth/token/revoke-self',
+  ]);
+});
+
+flowTest('a first boot reads the state once and unseals without a seal-status read', async (h) => {
+  await h.run();
+  // The uninitialized answer is read again under the lock (init never rests on a stale answer); the one seal-status
+  // read is the init-attempt capability check before init (./init-control.ts), none after: init's answer says sealed.
+  const start = h.fake.requests.indexOf('PUT sys/generate-root/attempt');
+  assert.deepEqual(h.fake.requests.slice(0, start), ['GET sys/health', 'GET sys/health', 'GET sys/seal-status', 'PUT sys/init', 'PUT sys/unseal', 'PUT sys/unseal', 'PUT sys/unseal']);
+  assert.ok(!h.fake.requests.includes('GET sys/generate-root/attempt'));
+});
+
+flowTest('a partial unseal attempt of threshold − 1 foreign shares: our first share fails the combination, the careful path unseals', async (h) => {
+  await h.run();
+  h.fake.seal();
+  h.fake.progress.add('01'.repeat(33));
+  h.fake.progress.add('02'.repeat(33));
+  const before = h.fake.requests.length;
+  const r = await h.run();
+  assert.equal(h.fake.sealed, false);
+  assert.deepEqual(r.unsealedNodes, [h.fake.url]);
+  const unseal = h.fake.requests.slice(before).filter((x) => x === 'PUT sys/unseal' || x === 'GET sys/seal-status');
+  // The rejected first share, then seal-status (the failed combination cleared the progress) and the three shares.
+  assert.deepEqual(unseal, ['PUT sys/unseal', 'GET sys/seal-status', 'PUT sys/unseal', 'PUT sys/unseal', 'PUT sys/unseal']);
+});
+
+flowTest('too few shares for the store (threshold above the key file): UNSEAL_REJECTED, the attempt reset', async (h) => {
+  await h.run();
+  h.fake.seal();
+  h.fake.threshold = 9;
+  await rejectsWithCode(h.run(), 'UNSEAL_REJECTED', /holds 5 shares but the store at .* needs 9/);
+  assert.equal(h.fake.progress.size, 0, 'our share does not stay in that store');
+  assert.equal(h.fake.sealed, true);
+});
+
+flowTest('the hook is not started for a store that is down or uninitialized beside a key file (no release spent)', { WaitTimeout: 1 }, async (h) => {
+  await h.run();
+  await h.fake.stop();
+  const down = new FixedIkm(h.ikm);
+  await rejectsWithCode(h.run({ ikmSource: down }), 'STORE_UNREACHABLE');
+  assert.equal(down.calls, 0, 'a store that never answered');
+  const fresh = new FakeVault(); // uninitialized
+  const url = await fresh.start();
+  try {
+    const config = { ...h.config, nodes: [url] };
+    const uninitialized = new FixedIkm(h.ikm);
+    await rejectsWithCode(h.run({ config, ikmSource: uninitialized }), 'STORE_KEYFILE_MISMATCH');
+    assert.equal(uninitialized.calls, 0, 'an uninitialized store beside a key file');
+  } finally {
+    await fresh.stop();
+  }
+});
+
 test('no secret (IKM, shares, init and generated root tokens, issued tokens) in any log line or error text of the flows above', () => {
   // Runs last (tests in a file run in order). Debug-level logs of every flow, success and failure, and the
   // message and stack of every error a flow threw, against every secret in hex, base64 and text.
