@@ -39,7 +39,7 @@ export type WriteFormat = 'v2' | 'edgex';
 
 /** The resolved `SecretStore` settings the flow uses. */
 export interface SecretStoreConfig {
-  /** Node base URLs (one today; several nodes of one cluster: init on the first, unseal each). */
+  /** Node base URLs: one, or the nodes of one cluster (init once, unseal every node, work after unseal through the active node: docs/bootstrap.md § Clusters). */
   nodes: string[];
   /** PEM CA bundle path for https ('' = system CAs). */
   caFilePath: string;
