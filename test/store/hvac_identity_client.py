@@ -13,41 +13,13 @@ import base64
 import json
 import re
 import secrets
+import os
 import sys
-import traceback
 
-try:
-    import hvac
-    import hvac.exceptions
-except ImportError as err:  # the test turns this into a skip (or a failure under CI)
-    print(json.dumps({"import_error": str(err)}))
-    sys.exit(3)
-
-try:
-    from importlib.metadata import version as _dist_version
-
-    HVAC_VERSION = _dist_version("hvac")
-except Exception:  # noqa: BLE001 - metadata missing is not fatal
-    HVAC_VERSION = "unknown"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
+from hvac_steps import hvac, report, step, steps  # noqa: E402,F401 - the shared frame (test/helpers/hvac_steps.py)
 
 URL = sys.argv[1]
-steps = {}
-
-
-def step(name, fn):
-    """Runs fn(); records its facts dict (ok=True) or the exception (ok=False). Returns the facts or None."""
-    try:
-        facts = fn() or {}
-        steps[name] = dict(ok=True, **facts)
-        return facts
-    except Exception as err:  # noqa: BLE001 - every failure is data for the test
-        steps[name] = {
-            "ok": False,
-            "exception": type(err).__name__,
-            "message": str(err)[:300],
-            "where": traceback.format_exc().strip().splitlines()[-3:-1],
-        }
-        return None
 
 
 def status_of(resp):
@@ -375,4 +347,4 @@ if step("init", init) is not None and step("userpass", userpass) is not None and
             if step("token_role", token_role) is not None:
                 step("accessors", accessors)
 
-print(json.dumps({"hvac_version": HVAC_VERSION, "steps": steps}, sort_keys=True))
+report()

@@ -5,33 +5,13 @@ Usage: /usr/bin/python3 hvac_standby.py <standby-url>   (the token in the enviro
 Prints exactly one JSON object on stdout: {"hvac_version": ..., "steps": {name: {"ok": bool, ...facts}}}. The test
 asserts the facts; this script asserts nothing. No secret is printed.
 """
-import json
 import os
 import sys
 
-try:
-    import hvac
-except ImportError as err:  # the test turns this into a skip (or a failure under CI)
-    print(json.dumps({"import_error": str(err)}))
-    sys.exit(3)
-
-try:
-    from importlib.metadata import version as _dist_version
-
-    HVAC_VERSION = _dist_version("hvac")
-except Exception:  # noqa: BLE001 - metadata missing is not fatal
-    HVAC_VERSION = "unknown"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "helpers"))
+from hvac_steps import hvac, report, step, steps  # noqa: E402,F401 - the shared frame (test/helpers/hvac_steps.py)
 
 URL = sys.argv[1]
-steps = {}
-
-
-def step(name, fn):
-    try:
-        facts = fn() or {}
-        steps[name] = dict(ok=True, **facts)
-    except Exception as err:  # noqa: BLE001 - every failure is reported, not raised
-        steps[name] = {"ok": False, "exception": type(err).__name__, "message": str(err)[:300]}
 
 
 client = hvac.Client(url=URL, token=os.environ.get("VAULT_TOKEN", ""))
@@ -71,4 +51,4 @@ step("health", health)
 step("authenticated", authenticated)
 step("kv", kv)
 step("token", token)
-print(json.dumps({"hvac_version": HVAC_VERSION, "steps": steps}))
+report()
