@@ -93,3 +93,13 @@ export function describeCause(err: unknown): string {
   }
   return typeof err;
 }
+
+/**
+ * Whether an error code (from {@link describeCause}) is a TLS failure — certificate verification (`CERT_*`,
+ * `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `UNABLE_TO_GET_ISSUER_CERT*`, `SELF_SIGNED_CERT_IN_CHAIN`,
+ * `DEPTH_ZERO_SELF_SIGNED_CERT`, `ERR_TLS_CERT_ALTNAME_INVALID`) or the protocol (`ERR_TLS_*`, `ERR_SSL_*`,
+ * `EPROTO`): a configuration problem that waiting or retrying will not fix, unlike a refused or reset connection.
+ */
+export function isTlsFailure(code: string): boolean {
+  return /^(ERR_TLS|ERR_SSL|EPROTO$)|CERT|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO/.test(code);
+}

@@ -15,7 +15,7 @@
 import type * as http from 'node:http';
 import type * as https from 'node:https';
 import { createRequire } from 'node:module';
-import { SecretStoreError, describeCause } from '../errors.js';
+import { SecretStoreError, describeCause, isTlsFailure } from '../errors.js';
 import type { Logger } from '../log.js';
 
 /** Settings of a {@link VaultClient}. */
@@ -273,7 +273,7 @@ export class VaultTransport {
         }
         const code = describeCause(err);
         if (CONNECT_ERRORS.has(code)) reject(new TransportError('connect', code));
-        else if (code.startsWith('ERR_TLS') || code.includes('CERT') || code.startsWith('DEPTH_') || code === 'ERR_SSL_WRONG_VERSION_NUMBER') {
+        else if (isTlsFailure(code)) {
           // Certificate or protocol mismatch: a configuration problem that waiting will not fix.
           reject(new SecretStoreError('CONFIG', `TLS connection to ${this.address} failed (${code}); check CaFilePath and the server certificate`));
         } else reject(new TransportError('reset', code));

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as https from 'node:https';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { FakeCluster, FakeVault } from '../helpers/fake-vault.js';
@@ -187,6 +187,46 @@ test('a 400 on unseal is UNSEAL_REJECTED with the store message and what to do',
       return true;
     });
   });
+});
+
+test('TLS: a certificate from a CA the client was not given (UNABLE_TO_VERIFY_LEAF_SIGNATURE) is a CONFIG error, not retried as a reset', async () => {
+  const dir = await makeTempDir('sss-tls-leaf-');
+  try {
+    const p = (n: string): string => join(dir, n);
+    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '1', '-subj', '/CN=test CA']);
+    await run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p('leaf.key'), '-out', p('leaf.csr'), '-subj', '/CN=127.0.0.1']);
+    await writeFile(p('ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+    await run('openssl', ['x509', '-req', '-in', p('leaf.csr'), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p('leaf.pem'), '-days', '1', '-extfile', p('ext.cnf')]);
+    let requests = 0;
+    const server = https.createServer({ key: await readFile(p('leaf.key')), cert: await readFile(p('leaf.pem')) }, (_req, res) => {
+      requests++;
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
+    });
+    let handshakes = 0;
+    server.on('connection', () => handshakes++);
+    await new Promise<void>((resolve) => {
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    try {
+      const address = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      await assert.rejects(new VaultClient({ address, retries: 3 }).sealStatus(), (err: unknown) => {
+        assert.ok(isSecretStoreError(err, 'CONFIG'), String(err));
+        assert.match(err.message, /UNABLE_TO_VERIFY_LEAF_SIGNATURE.*check CaFilePath/);
+        return true;
+      });
+      assert.equal(handshakes, 1, 'not retried');
+      assert.equal(requests, 0);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
+    }
+  } finally {
+    await removeTempDir(dir);
+  }
 });
 
 test('bad addresses are CONFIG errors', () => {

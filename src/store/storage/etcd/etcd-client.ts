@@ -16,7 +16,7 @@ import type * as http from 'node:http';
 import type * as https from 'node:https';
 import type * as tls from 'node:tls';
 import { createRequire } from 'node:module';
-import { SecretStoreError, describeCause } from '../../../errors.js';
+import { SecretStoreError, describeCause, isTlsFailure } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
 import {
   asObject,
@@ -51,9 +51,6 @@ const IDLE_SOCKET_MS = 30_000;
 const ROUND_PAUSE_MS = 150;
 /** Errors raised before any byte reached the server: safe to send the call to another endpoint whatever it is. */
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
-
-/** Certificate and handshake failures (OpenSSL's verify codes, Node's ERR_TLS_… and ERR_SSL_…): waiting will not fix them. */
-const TLS_ERROR = /^(ERR_TLS|ERR_SSL|EPROTO$)|CERT|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO/;
 
 /** gRPC status codes etcd answers with. */
 export const GRPC = {
@@ -443,7 +440,7 @@ export class EtcdClient {
         }
         const code = describeCause(err);
         if (CONNECT_ERRORS.has(code)) reject(new TransportError('connect', code));
-        else if (TLS_ERROR.test(code)) {
+        else if (isTlsFailure(code)) {
           // A certificate or protocol mismatch: a configuration problem that waiting will not fix.
           reject(new SecretStoreError('CONFIG', `TLS connection to etcd at ${base.origin} failed (${code}); check the etcd CA and client certificate`));
         } else reject(new TransportError('reset', code));
