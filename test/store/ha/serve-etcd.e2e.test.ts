@@ -173,25 +173,30 @@ test('three serve nodes on etcd: init once, one active, writes through a standby
   const list = await api(s1, 'LIST', 'secret/metadata/', { token: root });
   assert.deepEqual((json(list).data as Json).keys, ['app']);
 
-  // node-vault through a standby, unchanged.
-  const nv = nodeVault({ endpoint: s1.url, token: root });
-  await nv.write('secret/data/nv', { data: { k: 'v' } });
-  assert.deepEqual((await nv.read('secret/data/nv')).data.data, { k: 'v' });
-  assert.deepEqual((await nv.list('secret/metadata/')).data.keys, ['app', 'nv']);
-  assert.match((await nv.tokenCreate({ policies: ['default'] })).auth.client_token, /^hvs\./);
+  // node-vault against every node (the active one and both standbys, which forward), unchanged.
+  for (const [i, n] of nodes.entries()) {
+    const nv = nodeVault({ endpoint: n.url, token: root });
+    await nv.write(`secret/data/nv${String(i)}`, { data: { k: `v${String(i)}` } });
+    assert.deepEqual((await nv.read(`secret/data/nv${String(i)}`)).data.data, { k: `v${String(i)}` });
+    assert.ok((await nv.list('secret/metadata/')).data.keys.includes(`nv${String(i)}`));
+    assert.match((await nv.tokenCreate({ policies: ['default'] })).auth.client_token, /^hvs\./);
+  }
 
-  // hvac (Debian python3-hvac) through a standby too, when present (required under CI).
-  await t.test('hvac through a standby', async (st) => {
+  // hvac (Debian python3-hvac) against every node too, when present (required under CI).
+  await t.test('hvac against every node', async (st) => {
     if (!requireHvac(st)) return;
-    const env = { ...process.env, PYTHONNOUSERSITE: '1', PYTHONPATH: '', PYTHONDONTWRITEBYTECODE: '1', VAULT_TOKEN: root };
-    const r = await runProgram(HVAC_PYTHON, [sourceFile('test/store/ha/hvac_standby.py'), s0.url], env);
-    assert.equal(r.code, 0, r.stderr);
-    const { steps } = JSON.parse(r.stdout) as HvacSummary;
-    assert.deepEqual(steps.leader, { ok: true, ha_enabled: true, is_self: false, leader_address: active.url });
-    assert.deepEqual(steps.health, { ok: true, status: 429, standby: true, sealed: false });
-    assert.deepEqual(steps.authenticated, { ok: true, authenticated: true });
-    assert.deepEqual(steps.kv, { ok: true, data: { via: 'standby' }, keys: ['app', 'hvac-ha', 'nv'] });
-    assert.deepEqual(steps.token, { ok: true, token_shape: 'hvs.', policies: ['default'] });
+    for (const [i, n] of nodes.entries()) {
+      const label = `${n === active ? 'active' : 'standby'}${String(i)}`;
+      const env = { ...process.env, PYTHONNOUSERSITE: '1', PYTHONPATH: '', PYTHONDONTWRITEBYTECODE: '1', VAULT_TOKEN: root };
+      const r = await runProgram(HVAC_PYTHON, [sourceFile('test/store/ha/hvac_node.py'), n.url, label], env);
+      assert.equal(r.code, 0, r.stderr);
+      const { steps } = JSON.parse(r.stdout) as HvacSummary;
+      assert.deepEqual(steps.leader, { ok: true, ha_enabled: true, is_self: n === active, leader_address: active.url }, label);
+      assert.deepEqual(steps.health, { ok: true, status: n === active ? 200 : 429, standby: n !== active, sealed: false }, label);
+      assert.deepEqual(steps.authenticated, { ok: true, authenticated: true }, label);
+      assert.deepEqual(steps.kv, { ok: true, data: { via: label }, listed: true }, label);
+      assert.deepEqual(steps.token, { ok: true, token_shape: 'hvs.', policies: ['default'] }, label);
+    }
   });
 
   // kill -9 of the active node: its lease expires and a standby takes over.
@@ -212,5 +217,5 @@ test('three serve nodes on etcd: init once, one active, writes through a standby
   assert.equal(after.status, 200, after.text);
   assert.deepEqual((json(await api(next, 'GET', 'secret/data/app', { token: root })).data as Json).data, { password: 'after-failover' });
   assert.equal(json(await api(other, 'GET', 'sys/leader')).leader_address, next.url);
-  assert.deepEqual((await nodeVault({ endpoint: other.url, token: root }).read('secret/data/nv')).data.data, { k: 'v' });
+  assert.deepEqual((await nodeVault({ endpoint: other.url, token: root }).read('secret/data/nv0')).data.data, { k: 'v0' });
 });

@@ -1,7 +1,8 @@
-"""Drives a STANDBY node of an HA cluster of `secretstore-setup serve` with the real Python client hvac (Debian
-python3-hvac): what it sees of the cluster, and KV v2 and token calls that the standby forwards to the active node.
+"""Drives one node (active or standby) of an HA cluster of `secretstore-setup serve` with the real Python client hvac
+(Debian python3-hvac): what it sees of the cluster, and KV v2 and token calls (a standby forwards them to the active
+node).
 
-Usage: /usr/bin/python3 hvac_standby.py <standby-url>   (the token in the environment variable VAULT_TOKEN)
+Usage: /usr/bin/python3 hvac_node.py <node-url> <label>   (the token in the environment variable VAULT_TOKEN)
 Prints exactly one JSON object on stdout: {"hvac_version": ..., "steps": {name: {"ok": bool, ...facts}}}. The test
 asserts the facts; this script asserts nothing. No secret is printed.
 """
@@ -12,6 +13,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from hvac_steps import hvac, report, step, steps  # noqa: E402,F401 - the shared frame (test/helpers/hvac_steps.py)
 
 URL = sys.argv[1]
+LABEL = sys.argv[2]
 
 
 client = hvac.Client(url=URL, token=os.environ.get("VAULT_TOKEN", ""))
@@ -35,10 +37,11 @@ def authenticated():
 
 
 def kv():
-    client.secrets.kv.v2.create_or_update_secret(path="hvac-ha", secret={"via": "standby"}, mount_point="secret")
-    read = client.secrets.kv.v2.read_secret_version(path="hvac-ha", mount_point="secret")
+    path = "hvac-" + LABEL
+    client.secrets.kv.v2.create_or_update_secret(path=path, secret={"via": LABEL}, mount_point="secret")
+    read = client.secrets.kv.v2.read_secret_version(path=path, mount_point="secret")
     listed = client.secrets.kv.v2.list_secrets(path="", mount_point="secret")
-    return {"data": read["data"]["data"], "keys": listed["data"]["keys"]}
+    return {"data": read["data"]["data"], "listed": path in listed["data"]["keys"]}
 
 
 def token():
