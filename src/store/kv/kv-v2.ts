@@ -108,7 +108,10 @@ export const VERSION_FOLDER_CACHE_ENTRIES = 1024;
 export class KvV2Backend implements LogicalBackend {
   private readonly storage: Storage;
   private readonly now: () => number;
-  private lock: Promise<unknown> = Promise.resolve();
+  /** The last whole-mount write (config): every later write waits for it. */
+  private mountLock: Promise<unknown> = Promise.resolve();
+  /** The last write of each key still running or queued: later writes of that key wait for it. */
+  private readonly keyLocks = new Map<string, Promise<unknown>>();
   /** Key path → `versions/<sha256(path)>/`: a pure function, remembered so hot reads hash nothing. */
   private readonly versionFolders = new Map<string, string>();
   /** Decoded metadata and version data for reads (writers parse their own copies). */
@@ -121,8 +124,10 @@ export class KvV2Backend implements LogicalBackend {
   }
 
   /**
-   * Runs a write after every earlier one (so check-and-set cannot race), with the decoded reads of `key` (of every
-   * key when undefined) invalidated before and after it.
+   * Runs a write of `key` after every earlier write of the same key and every earlier whole-mount write (so
+   * check-and-set cannot race), or — `key` undefined — a whole-mount write after every earlier write of any key;
+   * writes of different keys run concurrently (so the storage can commit them together, e.g. one fsync for a batch).
+   * The decoded reads of `key` (of every key when undefined) are invalidated before and after it.
    */
   private exclusive<T>(key: string | undefined, fn: () => Promise<T>): Promise<T> {
     const guarded = async (): Promise<T> => {
@@ -133,8 +138,21 @@ export class KvV2Backend implements LogicalBackend {
         this.invalidate(key);
       }
     };
-    const run = this.lock.then(guarded, guarded);
-    this.lock = run.catch(() => undefined);
+    const before =
+      key === undefined
+        ? Promise.all([this.mountLock, ...this.keyLocks.values()])
+        : Promise.all([this.mountLock, this.keyLocks.get(key)]);
+    const run = before.then(guarded, guarded);
+    const tail = run.catch(() => undefined);
+    if (key === undefined) {
+      this.mountLock = tail;
+      this.keyLocks.clear();
+    } else {
+      this.keyLocks.set(key, tail);
+      void tail.then(() => {
+        if (this.keyLocks.get(key) === tail) this.keyLocks.delete(key);
+      });
+    }
     return run;
   }
 

@@ -232,6 +232,41 @@ test('concurrent check-and-set writes: exactly one wins', async () => {
   assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
 });
 
+test('writes of different keys run together (one storage batch); writes of one key and config writes wait their turn', async () => {
+  // A storage whose puts wait until released, counting how many are in flight at once.
+  class SlowStorage extends MemoryStorage {
+    inFlight = 0;
+    most = 0;
+    override async put(key: string, value: Buffer): Promise<void> {
+      this.inFlight++;
+      this.most = Math.max(this.most, this.inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      this.inFlight--;
+      await super.put(key, value);
+    }
+  }
+  const storage = new SlowStorage();
+  const kv = new KvV2Backend(storage, { now: () => T0 });
+  const call = (r: LogicalRequest): Promise<LogicalResponse> => kv.handle(r, caller);
+  await Promise.all(Array.from({ length: 8 }, (_, i) => call(req('create', `data/k${String(i)}`, { data: { i } }))));
+  assert.equal(storage.most, 8);
+  // One key: one write at a time, so versions are 1..8 and check-and-set still has a single winner.
+  storage.most = 0;
+  const versions = await Promise.all(Array.from({ length: 8 }, (_, i) => call(req('update', 'data/one', { data: { i } }))));
+  assert.equal(storage.most, 1);
+  assert.deepEqual(versions.map((v) => v.data?.['version']).sort(), [1, 2, 3, 4, 5, 6, 7, 8]);
+  // A config write waits for every running key write, and key writes after it wait for it.
+  storage.most = 0;
+  const order: string[] = [];
+  await Promise.all([
+    call(req('create', 'data/a', { data: { x: 1 } })).then(() => order.push('a')),
+    call(req('create', 'config', { max_versions: 3 })).then(() => order.push('config')),
+    call(req('create', 'data/b', { data: { x: 1 } })).then(() => order.push('b')),
+  ]);
+  assert.deepEqual(order, ['a', 'config', 'b']);
+  assert.equal(storage.most, 1);
+});
+
 test('mergePatch follows RFC 7386', () => {
   assert.deepEqual(mergePatch({ a: 'b' }, { a: 'c' }), { a: 'c' });
   assert.deepEqual(mergePatch({ a: 'b' }, { b: 'c' }), { a: 'b', b: 'c' });
