@@ -36,6 +36,12 @@ const LOCAL_PATHS: ReadonlySet<string> = new Set([
 
 /** Marks a forwarded request, so a node that is not active never forwards it again (no loops between standbys). */
 const FORWARDED_HOP_HEADER = 'x-secretstore-forwarded';
+/**
+ * On a refusal of a forwarded request by a node that is not active (any more): the forwarding standby then forgets
+ * the active node it remembered, so its next request looks the active node up again instead of going back to the
+ * node that stepped down for up to `leaderCacheMs`.
+ */
+const NOT_ACTIVE_HEADER = 'x-secretstore-not-active';
 
 /** Headers that describe one connection, never copied to the next hop (RFC 9110 §7.6.1), plus Host (rewritten). */
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -102,7 +108,7 @@ export class Forwarder implements ForwardingHooks {
   async forward(req: http.IncomingMessage, res: http.ServerResponse, clientAddress: string | undefined): Promise<void> {
     if (req.headers[FORWARDED_HOP_HEADER] !== undefined) {
       // Sent to us by a standby that took us for the active node: we no longer are (or not yet). No second hop.
-      fail(res, NO_ACTIVE_NODE);
+      fail(res, NO_ACTIVE_NODE, [NOT_ACTIVE_HEADER, '1']);
       return;
     }
     let leader;
@@ -155,6 +161,7 @@ export class Forwarder implements ForwardingHooks {
       }, this.timeoutMs);
       upstream.on('response', (answer) => {
         clearTimeout(timer);
+        if (answer.headers[NOT_ACTIVE_HEADER] !== undefined) this.node.forgetActiveNode();
         res.writeHead(answer.statusCode ?? 502, forwardHeaders(answer.rawHeaders));
         answer.pipe(res);
         answer.on('end', done);
@@ -195,19 +202,19 @@ function forwardHeaders(raw: string[]): string[] {
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] ?? '';
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || lower === FORWARDED_CLIENT_HEADER || lower === FORWARDED_HOP_HEADER) continue;
+    if (HOP_BY_HOP.has(lower) || lower === FORWARDED_CLIENT_HEADER || lower === FORWARDED_HOP_HEADER || lower === NOT_ACTIVE_HEADER) continue;
     out.push(name, raw[i + 1] ?? '');
   }
   return out;
 }
 
 /** 503 with Vault's error body (what a client sees when no active node can take its request). */
-function fail(res: http.ServerResponse, message: string): void {
+function fail(res: http.ServerResponse, message: string, extraHeader: [string, string] | [] = []): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const payload = JSON.stringify({ errors: [message] });
-  res.writeHead(503, ['Cache-Control', 'no-store', 'Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(payload))]);
+  res.writeHead(503, ['Cache-Control', 'no-store', 'Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(payload)), ...extraHeader]);
   res.end(payload);
 }

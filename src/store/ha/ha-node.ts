@@ -115,14 +115,16 @@ export class HaNode {
 
   /**
    * The active node (linearizable read of the lock), remembered for a short while for forwarding; `fresh` skips the
-   * remembered one.
+   * remembered one. Only a found active node is remembered, never its absence: a node elected a moment later must be
+   * forwarded to at once (a standby asked during an election would otherwise refuse requests for up to
+   * `leaderCacheMs` while another node already answers as active).
    */
   async activeNode(fresh = false): Promise<NodeIdentity | undefined> {
     const now = Date.now();
     const cached = this.leaderCache;
     if (!fresh && cached !== undefined && now - cached.at < (this.options.leaderCacheMs ?? 1_000)) return cached.leader;
     const leader = await this.storage.ha.leader();
-    this.leaderCache = { at: now, leader };
+    this.leaderCache = leader === undefined ? undefined : { at: now, leader };
     return leader;
   }
 
