@@ -1,14 +1,14 @@
 /**
  * An in-memory {@link SharedStorage} for HA tests without etcd: one {@link MemorySharedCluster} holds the entries
  * and the one HA lock; every in-process "node" gets its own {@link MemorySharedStorage} handle on it (its own fence),
- * as every `serve` process opens its own etcd connection. The engine contract of src/store/ha/ha-backend.ts is kept:
+ * as every `serve` process opens its own etcd connection. The engine contract of src/store/storage/shared-storage.ts is kept:
  * one lock holder at a time, fenced writes (checked and applied atomically, in one synchronous step), put-if-absent
  * `create`, linearizable reads. Tests make the lock go away with {@link MemorySharedCluster.expire} (the lease ran
  * out) or {@link MemorySharedCluster.kill} (that node's process died), and the engine unreachable with
  * {@link MemorySharedCluster.unavailable}.
  */
 import { SecretStoreError } from '../../src/errors.js';
-import type { HaBackend, HeldLock, NodeIdentity, SharedStorage } from '../../src/store/ha/ha-backend.js';
+import type { HaBackend, HeldLock, NodeIdentity, SharedStorage } from '../../src/store/storage/shared-storage.js';
 import { listChildren } from '../../src/store/storage/storage.js';
 
 /** A lock of the memory cluster: held until expired, killed or released. */

@@ -12,7 +12,7 @@ import { parseCommandArgs, parseIntegerOption } from '../args.js';
 import { SecretStoreError, describeCause } from '../../errors.js';
 import { wipe } from '../../crypto.js';
 import { DEFAULT_MAX_BODY_BYTES, type TlsMaterial } from '../../store/http/http-server.js';
-import type { SharedStorage } from '../../store/ha/ha-backend.js';
+import type { SharedStorage } from '../../store/storage/shared-storage.js';
 import { StoreServer, type StoreServerOptions } from '../../store/server.js';
 import { readServeConfig, splitList, type EtcdFileSettings, type ServeFileConfig } from './serve-config.js';
 import { isProtectedBlob, unprotectBlob } from '../../vmk/protected-blob.js';

@@ -18,7 +18,7 @@ import { LogicalLayer } from '../http/logical-layer.js';
 import { ReadCache, type ReadCacheLimits } from '../read-cache.js';
 import type { ClusterCoordination } from '../seal/cluster-coordination.js';
 import type { SealManager } from '../seal/seal-manager.js';
-import type { HeldLock, NodeIdentity, SharedStorage } from './ha-backend.js';
+import type { HeldLock, NodeIdentity, SharedStorage } from '../storage/shared-storage.js';
 
 /** Where a node stands in the cluster. */
 export type HaRole = 'sealed' | 'standby' | 'active';

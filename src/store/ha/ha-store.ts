@@ -12,7 +12,7 @@ import { LogicalLayer } from '../http/logical-layer.js';
 import type { ReadCacheLimits } from '../read-cache.js';
 import { INIT_ABANDONED_MESSAGE } from '../seal/init-attempt.js';
 import { SealManager } from '../seal/seal-manager.js';
-import type { SharedStorage } from './ha-backend.js';
+import type { SharedStorage } from '../storage/shared-storage.js';
 import { HaNode, type HaNodeOptions } from './ha-node.js';
 import { Forwarder, type ForwarderOptions } from './forwarder.js';
 import { leaderStatus } from './leader-info.js';

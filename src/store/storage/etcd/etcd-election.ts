@@ -13,7 +13,7 @@
  */
 import { SecretStoreError, isSecretStoreError } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
-import type { HaBackend, HeldLock, NodeIdentity } from '../../ha/ha-backend.js';
+import type { HaBackend, HeldLock, NodeIdentity } from '../shared-storage.js';
 import type { EtcdClient } from './etcd-client.js';
 import { sanitize } from './etcd-json.js';
 

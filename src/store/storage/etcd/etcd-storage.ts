@@ -12,7 +12,7 @@
  */
 import { SecretStoreError } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
-import type { HeldLock, SharedStorage } from '../../ha/ha-backend.js';
+import type { HeldLock, SharedStorage } from '../shared-storage.js';
 import { assertStorageKey } from '../fs-durable.js';
 import { listChildren } from '../storage.js';
 import { EtcdClient, type Compare, type TxnOp } from './etcd-client.js';

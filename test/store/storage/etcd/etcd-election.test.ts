@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { isSecretStoreError } from '../../../../src/errors.js';
 import { Logger } from '../../../../src/log.js';
-import type { HeldLock, SharedStorage } from '../../../../src/store/ha/ha-backend.js';
+import type { HeldLock, SharedStorage } from '../../../../src/store/storage/shared-storage.js';
 import { openEtcdStorage, type EtcdStorageOptions } from '../../../../src/store/storage/etcd/etcd-storage.js';
 import { EtcdCluster, ETCD, ETCD_PACKAGES } from '../../../helpers/etcd-cluster.js';
 import { requireTools } from '../../../helpers/require-tools.js';

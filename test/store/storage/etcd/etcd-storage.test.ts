@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { isSecretStoreError } from '../../../../src/errors.js';
 import { Logger } from '../../../../src/log.js';
-import type { SharedStorage } from '../../../../src/store/ha/ha-backend.js';
+import type { SharedStorage } from '../../../../src/store/storage/shared-storage.js';
 import { openEtcdStorage, prefixEnd, type EtcdStorageOptions } from '../../../../src/store/storage/etcd/etcd-storage.js';
 import { MemoryStorage } from '../../../../src/store/storage/storage.js';
 import { EtcdCluster, ETCD, ETCD_PACKAGES, freePort } from '../../../helpers/etcd-cluster.js';

@@ -1,7 +1,8 @@
 /**
  * The seam between shared physical storage and high availability (Vault's physical.HABackend): a storage engine
  * that several store nodes share (etcd today; PostgreSQL could follow) implements {@link SharedStorage}, and the
- * store's HA layer (src/store/ha/) elects one active node through its {@link HaBackend} without knowing the engine.
+ * store's HA layer (src/store/ha/, above this folder: it imports this file, never the other way) elects one active
+ * node through its {@link HaBackend} without knowing the engine.
  *
  * The contract every engine keeps:
  * - one lock per key prefix, held by at most one node at a time, tied to a lease that expires when its holder stops
@@ -14,7 +15,7 @@
  * - an engine that cannot answer (no quorum, unreachable) fails the call with `SecretStoreError('STORE_UNAVAILABLE')`
  *   within its request timeout, never hangs.
  */
-import type { Storage } from '../storage/storage.js';
+import type { Storage } from './storage.js';
 
 /** A node as the other nodes see it: what the lock's value holds while it is active. */
 export interface NodeIdentity {
