@@ -17,6 +17,8 @@
  * software hook's IKM files, the token-issuing token file, the age identity, the unprotected copy) and every sampled
  * argv and environment. Figure: hits (must be 0).
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -237,8 +239,13 @@ async function selfCheck(report: Report): Promise<void> {
   });
   scan.addSecret('never planted', randomBytes(32));
   scan.startProcSampler(4);
-  const child = spawnCli(['version', planted[1]?.toString('base64url') ?? ''], { env: { ...process.env, LEAK_PLANTED: planted[0]?.toString('hex') ?? '' } });
-  await child.done;
+  // A child that lives for a second, not the few ms of a `version` run: on a loaded machine the sampler thread may
+  // not run within a short child's life, and the self-check must test the scanner, not the scheduler.
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 1000)', planted[1]?.toString('base64url') ?? ''], {
+    env: { ...process.env, LEAK_PLANTED: planted[0]?.toString('hex') ?? '' },
+    stdio: 'ignore',
+  });
+  await once(child, 'exit');
   await scan.stopProcSampler();
   const dir = await makeTempDir('sss-chaos-leakcheck-');
   try {
