@@ -8,7 +8,7 @@ import { aesGcmDecrypt, aesGcmEncrypt, constantTimeEqual, GCM_NONCE_LENGTH, GCM_
 import { SecretStoreError } from '../errors.js';
 import { sealedError } from './api-error.js';
 import { Keyring, KeyringFormatError } from './keyring.js';
-import type { Storage } from './storage/storage.js';
+import { writeInOrder, type Storage, type StorageOp } from './storage/storage.js';
 
 /** Physical path of the keyring, encrypted with the root key. */
 export const KEYRING_PATH = 'core/keyring';
@@ -171,6 +171,19 @@ export class Barrier implements Storage {
     if (isReserved(key)) throw new SecretStoreError('INTERNAL', 'refusing to write a reserved core path through the barrier');
     const t = kr.activeTerm;
     await this.physical.put(key, encryptEntry(t.key, t.term, key, value));
+  }
+
+  /** Encrypts every value (AAD = its key) and hands the batch down in order, in one durability wait where the physical storage offers it. */
+  async writeOrdered(ops: readonly StorageOp[]): Promise<void> {
+    const kr = this.unsealedKeyring();
+    for (const [key] of ops) {
+      if (isReserved(key)) throw new SecretStoreError('INTERNAL', 'refusing to write a reserved core path through the barrier');
+    }
+    const t = kr.activeTerm;
+    await writeInOrder(
+      this.physical,
+      ops.map(([key, value]) => [key, value === undefined ? undefined : encryptEntry(t.key, t.term, key, value)] as const),
+    );
   }
 
   async delete(key: string): Promise<void> {

@@ -16,7 +16,7 @@
  *   server builds one per unseal and hands it to the whole logical layer).
  */
 import { wipe } from '../crypto.js';
-import type { Storage } from './storage/storage.js';
+import { writeInOrder, type Storage, type StorageOp } from './storage/storage.js';
 
 /** Limits of a {@link ReadCache}. */
 export interface ReadCacheLimits {
@@ -96,6 +96,15 @@ export class ReadCache implements Storage {
 
   list(prefix: string): Promise<string[]> {
     return this.inner.list(prefix);
+  }
+
+  async writeOrdered(ops: readonly StorageOp[]): Promise<void> {
+    for (const [key] of ops) this.forget(key);
+    try {
+      await writeInOrder(this.inner, ops);
+    } finally {
+      for (const [key] of ops) this.forget(key);
+    }
   }
 
   /** Zeroes and drops every cached value and stops caching for good (call on seal). */

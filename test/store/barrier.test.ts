@@ -158,3 +158,21 @@ test('rotation: the new term is used only once the keyring holding it is durable
   assert.deepEqual(await barrier.get('written-after-failed-rotate'), Buffer.from('still readable'));
   assert.deepEqual(await barrier.get('under-3'), Buffer.from('3'));
 });
+
+test('writeOrdered encrypts every value (bound to its key) and hands the batch down; a reserved path refuses the whole batch', async () => {
+  const { physical, barrier } = await unsealedBarrier();
+  await barrier.put('logical/kv/old', Buffer.from('old'));
+  await barrier.writeOrdered([
+    ['logical/kv/v1', Buffer.from('secret-one')],
+    ['logical/kv/meta', Buffer.from('secret-two')],
+    ['logical/kv/old', undefined],
+  ]);
+  for (const [key, plain] of [['logical/kv/v1', 'secret-one'], ['logical/kv/meta', 'secret-two']] as const) {
+    const raw = (await physical.get(key)) ?? Buffer.alloc(0);
+    assert.equal(raw.includes(Buffer.from(plain)), false, 'ciphertext only');
+    assert.deepEqual(await barrier.get(key), Buffer.from(plain));
+  }
+  assert.equal(await physical.get('logical/kv/old'), undefined);
+  await assert.rejects(barrier.writeOrdered([['logical/kv/x', Buffer.from('x')], [KEYRING_PATH, Buffer.from('x')]]), { code: 'INTERNAL' });
+  assert.equal(await physical.get('logical/kv/x'), undefined, 'nothing of a refused batch was written');
+});

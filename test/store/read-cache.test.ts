@@ -197,3 +197,30 @@ test('list passes through', async () => {
   await cache.put('dir/sub/b', b('2'));
   assert.deepEqual(await cache.list('dir/'), ['a', 'sub/']);
 });
+
+test('writeOrdered drops every key it writes from the cache, before and after, and passes the batch down whole', async () => {
+  const inner = new MemoryStorage();
+  let batches = 0;
+  const counting: Storage = {
+    get: (k) => inner.get(k),
+    put: (k, v) => inner.put(k, v),
+    delete: (k) => inner.delete(k),
+    list: (p) => inner.list(p),
+    writeOrdered: (ops) => {
+      batches++;
+      return inner.writeOrdered(ops);
+    },
+  };
+  await inner.put('a', Buffer.from('1'));
+  await inner.put('b', Buffer.from('2'));
+  const cache = new ReadCache(counting);
+  assert.deepEqual(await cache.get('a'), Buffer.from('1'));
+  assert.deepEqual(await cache.get('b'), Buffer.from('2'));
+  await cache.writeOrdered([
+    ['a', Buffer.from('3')],
+    ['b', undefined],
+  ]);
+  assert.equal(batches, 1);
+  assert.deepEqual(await cache.get('a'), Buffer.from('3'));
+  assert.equal(await cache.get('b'), undefined);
+});

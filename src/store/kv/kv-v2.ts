@@ -8,7 +8,7 @@
 import { StoreApiError, badRequest, notFound, unsupportedOperation } from '../api-error.js';
 import type { LogicalBackend } from '../backend.js';
 import type { JsonObject, LogicalRequest, LogicalResponse } from '../logical.js';
-import type { Storage } from '../storage/storage.js';
+import { writeInOrder, type Storage } from '../storage/storage.js';
 import { sha256 } from '../../crypto.js';
 import { parseDurationSeconds } from '../tokens/duration.js';
 import { boolField, intField, intListField, stringMapField } from '../tokens/fields.js';
@@ -167,7 +167,7 @@ export class KvV2Backend implements LogicalBackend {
   }
 
   private putJson(key: string, value: unknown): Promise<void> {
-    return this.storage.put(key, Buffer.from(JSON.stringify(value), 'utf8'));
+    return this.storage.put(key, jsonBytes(value));
   }
 
   private async config(): Promise<KvConfig> {
@@ -390,10 +390,14 @@ export class KvV2Backend implements LogicalBackend {
     const dva = effectiveDeleteAfter(meta, cfg);
     const vm: VersionMeta = { createdMs: now, deletionMs: dva > 0 ? now + dva * 1000 : 0, destroyed: false };
     const pruned = addVersion(meta, vm, cfg);
-    await this.putJson(this.versionKey(key, meta.currentVersion), data);
-    await this.putJson('metadata/' + key, meta);
-    // Oldest first, so an interrupted cleanup resumes on the next write.
-    for (const n of pruned) await this.storage.delete(this.versionKey(key, n));
+    // In this order, in one durability wait: the version, then the metadata that makes it current, then the pruned
+    // versions oldest first. A crash leaves a prefix (a version nothing points to yet, or a cleanup the next write
+    // resumes), exactly as when each write was awaited in turn.
+    await writeInOrder(this.storage, [
+      [this.versionKey(key, meta.currentVersion), jsonBytes(data)],
+      ['metadata/' + key, jsonBytes(meta)],
+      ...pruned.map((n) => [this.versionKey(key, n), undefined] as const),
+    ]);
     const info = versionInfo(meta, meta.currentVersion, vm);
     return { data: info };
   }
@@ -484,4 +488,9 @@ export class KvV2Backend implements LogicalBackend {
     await this.storage.delete('metadata/' + key);
     return { status: 204 };
   }
+}
+
+/** A stored JSON document's bytes. */
+function jsonBytes(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value), 'utf8');
 }

@@ -57,6 +57,7 @@ export async function openDurableStorage(dir: string): Promise<Storage & { close
     put: (key, value) => log.put(key, value),
     delete: (key) => log.delete(key),
     list: (prefix) => log.list(prefix),
+    writeOrdered: (ops) => log.writeOrdered(ops),
     // Idempotent: a second close must not remove a lock another process has taken since.
     close: () =>
       (closing ??= (async () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { sha256 } from '../../crypto.js';
 import { SecretStoreError, describeCause } from '../../errors.js';
 import { assertStorageKey, ensurePrivateDir, fsyncDir } from './fs-durable.js';
-import { listChildren, type Storage } from './storage.js';
+import { listChildren, type Storage, type StorageOp } from './storage.js';
 
 /** Name of the log file inside the data folder. */
 export const LOG_FILE = 'store.log';
@@ -217,6 +217,35 @@ export class LogStorage implements Storage {
     return settle(() => {
       this.assertOpen();
       return listChildren(this.entries.keys(), prefix);
+    });
+  }
+
+  /**
+   * Appends the records of `ops` together, in order, as one queued unit: they go out in one write and one
+   * fdatasync (with whatever else is queued), and a crash mid-append leaves a prefix of them (replay cuts a torn
+   * tail at the first incomplete record). Applied to the in-memory index, in order, only after the sync.
+   */
+  writeOrdered(ops: readonly StorageOp[]): Promise<void> {
+    return settle(() => {
+      this.assertOpen();
+      if (ops.length === 0) return undefined;
+      const encoded = ops.map(([key, value]) => {
+        const keyBytes = assertStorageKey(key);
+        const copy = value === undefined ? undefined : Buffer.from(value);
+        return { key, keyBytes, copy, record: encodeRecord(copy === undefined ? OP_DELETE : OP_PUT, keyBytes, copy ?? Buffer.alloc(0)) };
+      });
+      return this.enqueue(Buffer.concat(encoded.map((e) => e.record)), () => {
+        for (const { key, keyBytes, copy } of encoded) {
+          const old = this.entries.get(key);
+          if (old !== undefined) this.liveBytes -= HEADER + keyBytes.length + old.length + CHECKSUM;
+          if (copy === undefined) {
+            this.entries.delete(key);
+          } else {
+            this.entries.set(key, copy);
+            this.liveBytes += HEADER + keyBytes.length + copy.length + CHECKSUM;
+          }
+        }
+      });
     });
   }
 

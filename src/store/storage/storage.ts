@@ -18,6 +18,32 @@ export interface Storage {
    * deeper "folder" once with a trailing `/` (Vault's List semantics).
    */
   list(prefix: string): Promise<string[]>;
+  /**
+   * Optional: applies `ops` (a value to put, or `undefined` to delete) in order with ONE durability wait, and
+   * resolves once all of them are durable. After a crash a prefix of `ops` is applied, never a later one without
+   * every earlier one, exactly as when each was awaited in turn; a reader sees them only once all are durable. An
+   * engine that cannot do better leaves it out, and {@link writeInOrder} awaits each in turn instead.
+   */
+  writeOrdered?(ops: readonly StorageOp[]): Promise<void>;
+}
+
+/** One write of {@link Storage.writeOrdered}: `[key, value]` puts, `[key, undefined]` deletes. */
+export type StorageOp = readonly [key: string, value: Buffer | undefined];
+
+/**
+ * Writes `ops` in order through `storage`: in one durability wait when it offers {@link Storage.writeOrdered} (so a
+ * KV v2 write — the version, then the metadata that makes it current, then pruned versions — costs one fsync, not
+ * three), else one write after the other. The crash guarantee is the same either way: a prefix of `ops`.
+ */
+export async function writeInOrder(storage: Storage, ops: readonly StorageOp[]): Promise<void> {
+  if (storage.writeOrdered !== undefined) {
+    await storage.writeOrdered(ops);
+    return;
+  }
+  for (const [key, value] of ops) {
+    if (value === undefined) await storage.delete(key);
+    else await storage.put(key, value);
+  }
 }
 
 /** An in-memory {@link Storage}, for unit tests of the logical layers and for nothing durable. */
@@ -41,6 +67,14 @@ export class MemoryStorage implements Storage {
 
   list(prefix: string): Promise<string[]> {
     return Promise.resolve(listChildren(this.entries.keys(), prefix));
+  }
+
+  writeOrdered(ops: readonly StorageOp[]): Promise<void> {
+    for (const [key, value] of ops) {
+      if (value === undefined) this.entries.delete(key);
+      else this.entries.set(key, Buffer.from(value));
+    }
+    return Promise.resolve();
   }
 }
 
@@ -82,5 +116,9 @@ export class PrefixedStorage implements Storage {
 
   list(prefix: string): Promise<string[]> {
     return this.inner.list(this.prefix + prefix);
+  }
+
+  writeOrdered(ops: readonly StorageOp[]): Promise<void> {
+    return writeInOrder(this.inner, ops.map(([key, value]) => [this.prefix + key, value] as const));
   }
 }

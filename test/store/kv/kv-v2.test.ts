@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { CallerContext } from '../../../src/store/backend.js';
 import type { JsonObject, LogicalRequest, LogicalResponse } from '../../../src/store/logical.js';
 import { KvV2Backend, mergePatch } from '../../../src/store/kv/kv-v2.js';
-import { MemoryStorage } from '../../../src/store/storage/storage.js';
+import { MemoryStorage, type StorageOp } from '../../../src/store/storage/storage.js';
 
 const caller: CallerContext = ROOT_CALLER;
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -233,16 +233,22 @@ test('concurrent check-and-set writes: exactly one wins', async () => {
 });
 
 test('writes of different keys run together (one storage batch); writes of one key and config writes wait their turn', async () => {
-  // A storage whose puts wait until released, counting how many are in flight at once.
+  // A storage whose writes wait a little, counting how many are in flight at once.
   class SlowStorage extends MemoryStorage {
     inFlight = 0;
     most = 0;
-    override async put(key: string, value: Buffer): Promise<void> {
+    private async slow<T>(write: () => Promise<T>): Promise<T> {
       this.inFlight++;
       this.most = Math.max(this.most, this.inFlight);
       await new Promise((r) => setTimeout(r, 5));
       this.inFlight--;
-      await super.put(key, value);
+      return write();
+    }
+    override put(key: string, value: Buffer): Promise<void> {
+      return this.slow(() => super.put(key, value));
+    }
+    override writeOrdered(ops: readonly StorageOp[]): Promise<void> {
+      return this.slow(() => super.writeOrdered(ops));
     }
   }
   const storage = new SlowStorage();
@@ -291,4 +297,28 @@ test('config and metadata writes validate their version settings alike and chang
   const m = obj((await call(req('read', 'metadata/s'))).data);
   assert.equal(m['cas_required'], true);
   assert.equal(m['max_versions'], 2);
+});
+
+test('a data write is one ordered storage batch: the version, then the metadata, then the pruned versions, oldest first', async () => {
+  class Recording extends MemoryStorage {
+    batches: string[][] = [];
+    override writeOrdered(ops: readonly StorageOp[]): Promise<void> {
+      this.batches.push(ops.map(([key, value]) => `${value === undefined ? 'delete' : 'put'} ${key}`));
+      return super.writeOrdered(ops);
+    }
+  }
+  const storage = new Recording();
+  const kv = new KvV2Backend(storage, { now: () => T0 });
+  const call = (r: LogicalRequest): Promise<LogicalResponse> => kv.handle(r, caller);
+  await call(req('update', 'metadata/s', { max_versions: 2 }));
+  for (let i = 1; i <= 3; i++) await call(req('update', 'data/s', { data: { i } }));
+  const folder = (storage.batches[0]?.[0] ?? '').replace(/^put (versions\/[^/]+\/).*$/, '$1');
+  assert.match(folder, /^versions\/[0-9a-f]+\/$/);
+  assert.deepEqual(storage.batches, [
+    [`put ${folder}1`, 'put metadata/s'],
+    [`put ${folder}2`, 'put metadata/s'],
+    [`put ${folder}3`, 'put metadata/s', `delete ${folder}1`],
+  ]);
+  assert.deepEqual(obj((await call(req('read', 'data/s'))).data)['data'], { i: 3 });
+  await rejects(call(req('read', 'data/s', {}, { version: '1' })), 404, []);
 });

@@ -9,12 +9,14 @@
  * hundred lines) has room. When the test process falls behind reading it (a loaded machine), Node queues the line in
  * this process and `write` returns at once; a SIGKILL then loses the queued lines, and the test would find values
  * whose `try` it never saw ("holds a value nobody wrote") although the storage did nothing wrong.
- * Usage: node crash-writer.js <backend: durable|file> <dir> <seed>
+ * In `durable-ordered` mode each step is a group of 1–3 writes of distinct keys through `writeOrdered` (every `try`
+ * line before it, every `ack` after): a crash may leave any prefix of a group, which the same check accepts.
+ * Usage: node crash-writer.js <backend: durable|durable-ordered|file> <dir> <seed>
  */
 import { sha256 } from '../../../src/crypto.js';
 import { openDurableStorage } from '../../../src/store/storage/durable.js';
 import { FileStorage } from '../../../src/store/storage/file-storage.js';
-import type { Storage } from '../../../src/store/storage/storage.js';
+import type { Storage, StorageOp } from '../../../src/store/storage/storage.js';
 
 /** Value layout: seq (8, BE) ‖ payload ‖ sha256(seq ‖ payload). */
 export function makeValue(seq: number, size: number): Buffer {
@@ -24,7 +26,7 @@ export function makeValue(seq: number, size: number): Buffer {
 }
 
 const [backend, dir, seedText] = process.argv.slice(2);
-if (backend === undefined || dir === undefined) throw new Error('usage: crash-writer <durable|file> <dir> <seed>');
+if (backend === undefined || dir === undefined) throw new Error('usage: crash-writer <durable|durable-ordered|file> <dir> <seed>');
 let seed = Number(seedText ?? '1') >>> 0 || 1;
 const rand = (n: number): number => {
   seed ^= seed << 13;
@@ -58,5 +60,21 @@ async function worker(): Promise<void> {
     await print(`ack ${op} ${key} ${mySeq}\n`);
   }
 }
+
+/** Groups of 1–3 writes of distinct keys, each group one `writeOrdered` call. */
+async function orderedWorker(): Promise<void> {
+  const writeOrdered = store.writeOrdered?.bind(store);
+  if (writeOrdered === undefined) throw new Error('this backend has no writeOrdered');
+  for (;;) {
+    const keys = [...new Set(Array.from({ length: 1 + rand(3) }, () => `crash/${rand(4)}/k-${rand(40)}`))];
+    const group = keys.map((key) => ({ key, seq: ++seq, op: rand(10) === 0 ? 'del' : 'put' }));
+    // One print per group: the print callbacks come back in the order of the prints, so groups reach the storage in
+    // the order of their sequence numbers, which the test's check takes for the order of the writes to a key.
+    await print(group.map((g) => `try ${g.op} ${g.key} ${g.seq}\n`).join(''));
+    await writeOrdered(group.map((g): StorageOp => [g.key, g.op === 'del' ? undefined : makeValue(g.seq, rand(3000))]));
+    await print(group.map((g) => `ack ${g.op} ${g.key} ${g.seq}\n`).join(''));
+  }
+}
 await print('ready\n');
-await Promise.all([worker(), worker(), worker(), worker()]);
+const work = backend === 'durable-ordered' ? orderedWorker : worker;
+await Promise.all([work(), work(), work(), work()]);

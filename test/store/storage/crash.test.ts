@@ -102,7 +102,7 @@ async function verify(store: Storage, h: History): Promise<number> {
 const STALL_MS = 1000;
 
 /** `rounds` rounds killed at a random moment, then one killed after the test stopped reading for {@link STALL_MS}. */
-async function crashRounds(backend: 'durable' | 'file', rounds: number): Promise<void> {
+async function crashRounds(backend: 'durable' | 'durable-ordered' | 'file', rounds: number): Promise<void> {
   const root = await makeTempDir('sss-crash-');
   try {
     const dir = join(root, 'data');
@@ -130,6 +130,10 @@ async function crashRounds(backend: 'durable' | 'file', rounds: number): Promise
 
 test('durable store (append log): SIGKILL at random moments never loses an acknowledged write or tears an entry', async () => {
   await crashRounds('durable', 20);
+});
+
+test('durable store, ordered groups (writeOrdered, as a KV v2 write): SIGKILL never loses an acknowledged group', async () => {
+  await crashRounds('durable-ordered', 15);
 });
 
 test('file-per-entry candidate survives the same crash rounds', async () => {

@@ -38,6 +38,33 @@ test('put/get/delete/list survive reopen; folder 0700, log 0600', () =>
     await again.close();
   }));
 
+test('writeOrdered: one append for the whole group, applied in order; a torn group leaves a prefix of it', () =>
+  withDir(async (dir) => {
+    const s = await LogStorage.open(dir);
+    await s.put('k/old', Buffer.from('old'));
+    const before = (await stat(join(dir, LOG_FILE))).size;
+    const group = [
+      ['k/version', Buffer.from('v1')],
+      ['k/meta', Buffer.from('m1')],
+      ['k/old', undefined],
+    ] as const;
+    await s.writeOrdered(group);
+    assert.deepEqual(await s.get('k/version'), Buffer.from('v1'));
+    assert.deepEqual(await s.get('k/meta'), Buffer.from('m1'));
+    assert.equal(await s.get('k/old'), undefined);
+    const recordSizes = group.map(([key, value]) => encodeRecord(value === undefined ? 2 : 1, Buffer.from(key), value ?? Buffer.alloc(0)).length);
+    assert.equal((await stat(join(dir, LOG_FILE))).size - before, recordSizes.reduce((a, b) => a + b, 0), 'exactly the group, appended once');
+    await s.writeOrdered([]);
+    await s.close();
+    // A crash in the middle of the group's append: cut inside its second record.
+    await truncate(join(dir, LOG_FILE), before + (recordSizes[0] ?? 0) + 5);
+    const again = await LogStorage.open(dir);
+    assert.deepEqual(await again.get('k/version'), Buffer.from('v1'), 'the prefix is there');
+    assert.equal(await again.get('k/meta'), undefined, 'nothing after the tear');
+    assert.deepEqual(await again.get('k/old'), Buffer.from('old'), 'a later delete did not happen either');
+    await again.close();
+  }));
+
 test('a lookup of a key that could never be stored answers absent; writing one is refused (the chaos campaign found a 500)', () =>
   withDir(async (dir) => {
     const s = await LogStorage.open(dir);

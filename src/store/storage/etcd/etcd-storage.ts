@@ -14,7 +14,7 @@ import { SecretStoreError } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
 import type { HeldLock, SharedStorage } from '../shared-storage.js';
 import { assertStorageKey } from '../fs-durable.js';
-import { listChildren } from '../storage.js';
+import { listChildren, type StorageOp } from '../storage.js';
 import { EtcdClient, type Compare, type TxnOp } from './etcd-client.js';
 import { EtcdElection, EtcdLock } from './etcd-election.js';
 import { resolveEtcdOptions, type EtcdStorageOptions, type ResolvedEtcdOptions } from './etcd-options.js';
@@ -25,6 +25,8 @@ export type { EtcdStorageOptions } from './etcd-options.js';
 export const LOCK_KEY = 'core/lock';
 /** Keys per page of a list: bounds one answer's size; deeper folders are skipped between pages. */
 const LIST_PAGE = 1000;
+/** Operations per transaction etcd accepts by default (`--max-txn-ops`, 128), with room to spare. */
+const MAX_TXN_OPS = 64;
 
 /** The smallest key greater than every key that starts with `prefix` (etcd's range_end for a prefix). */
 export function prefixEnd(prefix: Buffer): Buffer {
@@ -93,18 +95,47 @@ export class EtcdStorage implements SharedStorage {
     await this.write({ delete: { key: full } });
   }
 
-  /** A put or delete: plain, or fenced by the current lock (one txn comparing the lock key's create revision). */
-  private async write(op: TxnOp): Promise<void> {
+  /**
+   * Several writes as ONE transaction (fenced like every write): all of them commit together or none does — more
+   * than the prefix the contract asks for — in one raft round instead of one per write. A group etcd would refuse
+   * (the same key twice, or more operations than its default per-transaction limit of 128) is written one by one.
+   */
+  async writeOrdered(ops: readonly StorageOp[]): Promise<void> {
+    const keys = ops.map(([key]) => key);
+    if (ops.length > MAX_TXN_OPS || new Set(keys).size !== keys.length) {
+      for (const [key, value] of ops) {
+        if (value === undefined) await this.delete(key);
+        else await this.put(key, value);
+      }
+      return;
+    }
+    const txnOps = ops.map(([key, value]): TxnOp => {
+      const full = this.writableKey(key);
+      return value === undefined ? { delete: { key: full } } : { put: { key: full, value: Buffer.from(value) } };
+    });
+    if (txnOps.length > 0) await this.write(txnOps);
+  }
+
+  /**
+   * Puts and deletes: plain, or fenced by the current lock (one txn comparing the lock key's create revision). A
+   * single unfenced write uses etcd's plain put/delete; a group is always one txn.
+   */
+  private async write(op: TxnOp | TxnOp[]): Promise<void> {
+    const ops = Array.isArray(op) ? op : [op];
     const fence = this.fence;
     if (fence === undefined) {
-      if ('put' in op) await this.client.put(op.put.key, op.put.value);
-      else if ('delete' in op) await this.client.deleteKey(op.delete.key);
+      const [only] = ops;
+      if (ops.length === 1 && only !== undefined && 'put' in only) await this.client.put(only.put.key, only.put.value);
+      else if (ops.length === 1 && only !== undefined && 'delete' in only) await this.client.deleteKey(only.delete.key);
+      // Repeating the group is harmless: the same writes again (nobody else writes these keys meanwhile: the caller
+      // holds them until this resolves).
+      else await this.client.txn([], ops, [], true);
       return;
     }
     if (!fence.held) throw standby();
     const guard: Compare = { key: this.lockKey, target: 'CREATE', equals: fence.createRevision };
     // Sending it twice is harmless: the second either repeats the same write or is refused by the same compare.
-    const result = await this.client.txn([guard], [op], [], true);
+    const result = await this.client.txn([guard], ops, [], true);
     if (!result.succeeded) {
       fence.markLost('a fenced write found the lock key changed');
       throw standby();

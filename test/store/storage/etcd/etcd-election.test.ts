@@ -125,12 +125,30 @@ test('fencing: once the lock was taken over, the old holder\'s fenced writes are
   assert.equal(await settledWithin(lockA.lost, 100), true, 'a refused fenced write marks the lock lost');
   await assert.rejects(a.delete('data'), (e) => isSecretStoreError(e, 'STORE_STANDBY'));
   await assert.rejects(a.put('other', Buffer.from('x')), (e) => isSecretStoreError(e, 'STORE_STANDBY'));
+  // A fenced group (a KV v2 write: version, metadata, pruned version) from the deposed holder: none of it lands.
+  const writeA = a.writeOrdered?.bind(a);
+  assert.ok(writeA !== undefined);
+  await assert.rejects(writeA([['v/2', Buffer.from('x')], ['meta', Buffer.from('x')], ['data', undefined]]), (e) => isSecretStoreError(e, 'STORE_STANDBY'));
+  assert.equal(await b.get('v/2'), undefined);
+  assert.equal(await b.get('meta'), undefined);
+  // The holder's group lands whole, as one transaction.
+  const writeB = b.writeOrdered?.bind(b);
+  assert.ok(writeB !== undefined);
+  await writeB([['v/2', Buffer.from('v2')], ['meta', Buffer.from('m')], ['gone', undefined]]);
+  assert.deepEqual(await a.get('v/2'), Buffer.from('v2'));
+  assert.deepEqual(await a.get('meta'), Buffer.from('m'));
+  // The same key twice (etcd refuses that in one transaction): written one by one, in order.
+  await writeB([['twice', Buffer.from('1')], ['twice', Buffer.from('2')]]);
+  assert.deepEqual(await a.get('twice'), Buffer.from('2'));
   assert.deepEqual(await b.get('data'), Buffer.from('from b'));
   assert.equal(await b.get('other'), undefined);
   // Unfenced again (no active node: init, seal bookkeeping): plain writes.
   a.fenceWith(undefined);
   await a.put('other', Buffer.from('plain'));
   assert.deepEqual(await b.get('other'), Buffer.from('plain'));
+  await writeA([['u/1', Buffer.from('one')], ['other', undefined]]);
+  assert.deepEqual(await b.get('u/1'), Buffer.from('one'));
+  assert.equal(await b.get('other'), undefined);
   assert.throws(() => {
     a.fenceWith({ lost: new Promise(() => undefined), release: () => Promise.resolve() });
   }, (e) => isSecretStoreError(e, 'INTERNAL'));
