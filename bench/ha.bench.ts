@@ -33,6 +33,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EtcdCluster, freePort } from '../test/helpers/etcd-cluster.js';
+import { stopChild } from '../test/helpers/stop-child.js';
 
 const CLI_MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SECONDS = Number(process.env.HA_BENCH_SECONDS ?? '3');
@@ -160,14 +161,7 @@ async function startNode(name: string, args: string[]): Promise<Node> {
 async function stopNode(node: Node, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   const child = node.child;
   node.child = undefined;
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => {
-    resolve();
-  }));
-  child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
+  await stopChild(child, signal);
 }
 
 /** Nearest-rank percentile. */

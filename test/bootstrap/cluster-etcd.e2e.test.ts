@@ -26,6 +26,7 @@ import { requireTools } from '../helpers/require-tools.js';
 import { makeBootEnv, type BootEnv } from '../helpers/boot-env.js';
 import { assertNoSecrets } from '../helpers/secret-scan.js';
 import { readKeyFile, inspectKeyFile } from '../../src/keyfile/keyfile.js';
+import { stopChild } from '../helpers/stop-child.js';
 
 type Json = Record<string, unknown>;
 
@@ -168,14 +169,7 @@ class Node {
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => {
-      resolve();
-    }));
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+    await stopChild(child, signal);
   }
 }
 

@@ -14,6 +14,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { makeTempDir, removeTempDir } from './tmp.js';
+import { stopChild } from './stop-child.js';
 
 /** The etcd program (PATH lookup). */
 export const ETCD = 'etcd';
@@ -220,14 +221,7 @@ export class EtcdCluster {
     const m = this.member(index);
     const child = m.process;
     m.process = undefined;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => {
-      resolve();
-    }));
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+    await stopChild(child, signal);
   }
 
   /** kill -9 of one member (a crash: no clean shutdown, no leadership transfer). */

@@ -14,26 +14,35 @@ import { call } from '../http/client.js';
 
 type Json = Record<string, unknown>;
 
+/**
+ * Starts `count` nodes on `cluster` into `nodes` (one by one, so the caller's cleanup closes every node started even
+ * if a later start fails); they remember a found active node for 60 s and hold a stepped-down node off for
+ * `stepDownHoldMs`.
+ */
+async function startNodes(cluster: MemorySharedCluster, count: number, stepDownHoldMs: number, nodes: StoreServer[]): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    nodes.push(
+      await StoreServer.start({
+        host: '127.0.0.1',
+        port: 0,
+        shared: {
+          storage: cluster.node(),
+          storageType: 'memory',
+          node: { retryMs: 50, exclusiveWaitMs: 3_000, leaderCacheMs: 60_000, stepDownHoldMs },
+          forwarding: { timeoutMs: 3_000 },
+        },
+        log: new Logger({ sink: () => undefined }),
+      }),
+    );
+  }
+}
+
 test('a standby does not remember "no active node": a node elected a moment later is forwarded to at once', async () => {
   const cluster = new MemorySharedCluster();
   const nodes: StoreServer[] = [];
   try {
-    for (let i = 0; i < 2; i++) {
-      nodes.push(
-        await StoreServer.start({
-          host: '127.0.0.1',
-          port: 0,
-          shared: {
-            storage: cluster.node(),
-            storageType: 'memory',
-            // A long memory, so that a remembered absence would show.
-            node: { retryMs: 50, exclusiveWaitMs: 3_000, leaderCacheMs: 60_000, stepDownHoldMs: 300 },
-            forwarding: { timeoutMs: 3_000 },
-          },
-          log: new Logger({ sink: () => undefined }),
-        }),
-      );
-    }
+    // A long memory (60 s), so that a remembered absence would show.
+    await startNodes(cluster, 2, 300, nodes);
     const [a, b] = nodes;
     assert.ok(a !== undefined && b !== undefined);
     const init = await call(a.url, 'PUT', '/v1/sys/init', { body: { secret_shares: 1, secret_threshold: 1 } });
@@ -67,22 +76,8 @@ test('a standby that forwarded to a node which has since stepped down looks the 
   const cluster = new MemorySharedCluster();
   const nodes: StoreServer[] = [];
   try {
-    for (let i = 0; i < 3; i++) {
-      nodes.push(
-        await StoreServer.start({
-          host: '127.0.0.1',
-          port: 0,
-          shared: {
-            storage: cluster.node(),
-            storageType: 'memory',
-            // A long memory of the active node, so that going back to a node that stepped down would show.
-            node: { retryMs: 50, exclusiveWaitMs: 3_000, leaderCacheMs: 60_000, stepDownHoldMs: 2_000 },
-            forwarding: { timeoutMs: 3_000 },
-          },
-          log: new Logger({ sink: () => undefined }),
-        }),
-      );
-    }
+    // A long memory of the active node (60 s), so that going back to a node that stepped down would show.
+    await startNodes(cluster, 3, 2_000, nodes);
     const [a, b, c] = nodes;
     assert.ok(a !== undefined && b !== undefined && c !== undefined);
     const init = await call(a.url, 'PUT', '/v1/sys/init', { body: { secret_shares: 1, secret_threshold: 1 } });

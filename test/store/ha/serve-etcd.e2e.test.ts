@@ -17,6 +17,7 @@ import { requireTools } from '../../helpers/require-tools.js';
 import { runProgram } from '../../helpers/run-hook.js';
 import { makeTempDir, removeTempDir } from '../../helpers/tmp.js';
 import { call, type CallOptions, type TestResponse } from '../http/client.js';
+import { stopChild } from '../../helpers/stop-child.js';
 
 type Json = Record<string, unknown>;
 
@@ -70,15 +71,8 @@ function startNode(endpoints: string[], prefix: string, configFile?: string): Pr
   });
 }
 
-async function stopNode(node: Node, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (node.child.exitCode !== null || node.child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => node.child.once('exit', () => {
-    resolve();
-  }));
-  node.child.kill(signal);
-  const timer = setTimeout(() => node.child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
+function stopNode(node: Node, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  return stopChild(node.child, signal);
 }
 
 const api = (node: Node, method: string, path: string, options: CallOptions = {}): Promise<TestResponse> =>
