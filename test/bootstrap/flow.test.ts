@@ -14,23 +14,11 @@ import { Logger } from '../../src/log.js';
 import { resolveConfig, type SecretStoreConfig } from '../../src/config/config.js';
 import { runBootstrap, type BootstrapOptions } from '../../src/bootstrap/flow.js';
 import { inspectKeyFile, readKeyFile } from '../../src/keyfile/keyfile.js';
-import type { IkmSource } from '../../src/vmk/ikm-hook.js';
+import { FixedIkm } from './flow-fixtures.js';
 import { isSecretStoreError, type ErrorCode } from '../../src/errors.js';
 import { assertNoSecrets } from '../helpers/secret-scan.js';
 import { INIT_MARKER } from '../../src/bootstrap/init-marker.js';
 
-class FixedIkm implements IkmSource {
-  readonly description = 'test IKM';
-  calls = 0;
-  private readonly ikm: Buffer;
-  constructor(ikm: Buffer) {
-    this.ikm = ikm;
-  }
-  getIkm(): Promise<Buffer> {
-    this.calls++;
-    return Promise.resolve(Buffer.from(this.ikm));
-  }
-}
 
 /** Every log line and error message of every flow below, and every secret the flows handled (scanned at the end). */
 const scanned: string[] = [];

@@ -15,6 +15,8 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import { makeTempDir, removeTempDir } from './tmp.js';
 import { stopChild } from './stop-child.js';
+import type { TestContext } from 'node:test';
+import { requireTools } from './require-tools.js';
 
 /** The etcd program (PATH lookup). */
 export const ETCD = 'etcd';
@@ -249,4 +251,22 @@ export class EtcdCluster {
     await this.killAll();
     await removeTempDir(this.root);
   }
+}
+
+/**
+ * One single-member cluster for all the tests of one file, started by the first test that asks for it (or a skip
+ * when etcd is missing: see requireTools); the file registers `stop` with `test.after`.
+ */
+export function lazySingleMember(): { get(t: TestContext): Promise<EtcdCluster | undefined>; stop(): Promise<void> } {
+  let cluster: EtcdCluster | undefined;
+  return {
+    async get(t) {
+      if (!requireTools(t, [ETCD], ETCD_PACKAGES)) return undefined;
+      cluster ??= await EtcdCluster.start(1);
+      return cluster;
+    },
+    async stop() {
+      await cluster?.stopAll();
+    },
+  };
 }

@@ -8,20 +8,14 @@ import { isSecretStoreError } from '../../../../src/errors.js';
 import { Logger } from '../../../../src/log.js';
 import type { HeldLock, SharedStorage } from '../../../../src/store/storage/shared-storage.js';
 import { openEtcdStorage, type EtcdStorageOptions } from '../../../../src/store/storage/etcd/etcd-storage.js';
-import { EtcdCluster, ETCD, ETCD_PACKAGES } from '../../../helpers/etcd-cluster.js';
-import { requireTools } from '../../../helpers/require-tools.js';
+import { lazySingleMember, type EtcdCluster } from '../../../helpers/etcd-cluster.js';
 
 const HOLDER = fileURLToPath(new URL('./election-holder.js', import.meta.url));
 
-let cluster: EtcdCluster | undefined;
-async function sharedCluster(t: TestContext): Promise<EtcdCluster | undefined> {
-  if (!requireTools(t, [ETCD], ETCD_PACKAGES)) return undefined;
-  cluster ??= await EtcdCluster.start(1);
-  return cluster;
-}
-test.after(async () => {
-  await cluster?.stopAll();
-});
+/** One single-member cluster shared by the tests of this file (each test uses prefixes of its own). */
+const shared = lazySingleMember();
+const sharedCluster = (t: TestContext): Promise<EtcdCluster | undefined> => shared.get(t);
+test.after(() => shared.stop());
 
 async function open(t: TestContext, options: Partial<EtcdStorageOptions> & { endpoints: string[]; prefix: string }): Promise<SharedStorage> {
   const storage = await openEtcdStorage(options, new Logger({ level: 'error', sink: () => undefined }));

@@ -9,19 +9,12 @@ import { Logger } from '../../../../src/log.js';
 import type { SharedStorage } from '../../../../src/store/storage/shared-storage.js';
 import { openEtcdStorage, prefixEnd, type EtcdStorageOptions } from '../../../../src/store/storage/etcd/etcd-storage.js';
 import { MemoryStorage } from '../../../../src/store/storage/storage.js';
-import { EtcdCluster, ETCD, ETCD_PACKAGES, freePort } from '../../../helpers/etcd-cluster.js';
-import { requireTools } from '../../../helpers/require-tools.js';
+import { freePort, lazySingleMember, type EtcdCluster } from '../../../helpers/etcd-cluster.js';
 
 /** One single-member cluster shared by the tests of this file (each test uses prefixes of its own). */
-let cluster: EtcdCluster | undefined;
-async function sharedCluster(t: TestContext): Promise<EtcdCluster | undefined> {
-  if (!requireTools(t, [ETCD], ETCD_PACKAGES)) return undefined;
-  cluster ??= await EtcdCluster.start(1);
-  return cluster;
-}
-test.after(async () => {
-  await cluster?.stopAll();
-});
+const shared = lazySingleMember();
+const sharedCluster = (t: TestContext): Promise<EtcdCluster | undefined> => shared.get(t);
+test.after(() => shared.stop());
 
 function quietLog(lines: string[] = []): Logger {
   return new Logger({ level: 'debug', sink: (l) => lines.push(l) });
