@@ -11,33 +11,20 @@ import { mkdir } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import * as net from 'node:net';
 import { join } from 'node:path';
 import { makeTempDir, removeTempDir } from './tmp.js';
 import { stopChild } from './stop-child.js';
 import type { TestContext } from 'node:test';
 import { requireTools } from './require-tools.js';
+import { restartablePort } from './free-port.js';
 
 /** The etcd program (PATH lookup). */
 export const ETCD = 'etcd';
 /** Debian package that has it (for skip/fail messages). */
 export const ETCD_PACKAGES = 'etcd-server etcd-client';
 
-/** A port free right now (listen on 0, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (typeof address === 'object' && address !== null) resolve(address.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
-}
+/** A free port that stays usable across a member's restart (below the ephemeral range; see free-port.ts). */
+export const freePort = (): Promise<number> => restartablePort();
 
 /** One member: its name, URLs, folder and (while it runs) its process. */
 export interface EtcdMember {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { startStoreProcess, type StoreProcess } from '../../src/bootstrap/store-process.js';
 import { CLI_MAIN } from './paths.js';
 import { makeTempDir, removeTempDir } from './tmp.js';
+import { restartablePort } from './free-port.js';
 
 /** A running serve process and its folders. */
 export interface ServeHandle {
@@ -46,7 +47,15 @@ export async function startServe(options: StartServeOptions = {}): Promise<Serve
       ...(options.env === undefined ? {} : { env: options.env }),
       ...(options.args === undefined ? {} : { args: options.args }),
     });
-  let proc: StoreProcess | undefined = await launch();
+  // A port below the ephemeral range, so no client's source port takes it while the store is down for a restart.
+  let proc: StoreProcess | undefined;
+  for (let i = 0; proc === undefined; i++) {
+    try {
+      proc = await launch(`127.0.0.1:${String(await restartablePort())}`);
+    } catch (err) {
+      if (i >= 5 || !/EADDRINUSE|address already in use/i.test((err as Error).message)) throw err;
+    }
+  }
   const listen = proc.listen;
   const handle: ServeHandle = {
     url: proc.url,

@@ -4,7 +4,7 @@
  * stop. One swtpm per test: it serves one TCP client at a time.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { restartablePort } from './free-port.js';
 import { join } from 'node:path';
 import { makeTempDir, removeTempDir } from './tmp.js';
 import { mustRun, runProgram } from './run-hook.js';
@@ -32,36 +32,8 @@ export interface Swtpm {
   stop(): Promise<void>;
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => {
-      resolve(false);
-    });
-    s.listen(port, '127.0.0.1', () => s.close(() => {
-      resolve(true);
-    }));
-  });
-}
-
 /** A port P such that P and P+1 are both free on 127.0.0.1 right now. */
-export async function freePortPair(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const addr = s.address();
-        const p = typeof addr === 'object' && addr !== null ? addr.port : 0;
-        s.close(() => {
-          resolve(p);
-        });
-      });
-    });
-    if (port > 0 && port < 65535 && (await portFree(port + 1))) return port;
-  }
-  throw new Error('no free pair of loopback ports');
-}
+export const freePortPair = (): Promise<number> => restartablePort(2);
 
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -8,6 +8,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { startStoreProcess, type StoreProcess } from '../../../src/bootstrap/store-process.js';
 import { CLI_MAIN } from '../../helpers/paths.js';
 import { onCleanup, sleep } from './util.js';
+import { restartablePort } from '../../helpers/free-port.js';
 
 export { CLI_MAIN };
 
@@ -148,9 +149,22 @@ export class ServeProc {
   /** Starts serve on `dataDir` (created 0700 by serve itself). */
   static async start(dataDir: string, options: { args?: string[]; env?: NodeJS.ProcessEnv; listen?: string } = {}): Promise<ServeProc> {
     const s = new ServeProc(dataDir, options.args ?? [], options.env);
-    if (options.listen !== undefined) s.listen = options.listen;
-    await s.launch();
-    return s;
+    if (options.listen !== undefined) {
+      s.listen = options.listen;
+      await s.launch();
+      return s;
+    }
+    // A port below the ephemeral range, so no client's source port takes it while serve is down between a kill and
+    // its restart (thousands of connections come and go meanwhile).
+    for (let i = 0; ; i++) {
+      s.listen = `127.0.0.1:${String(await restartablePort())}`;
+      try {
+        await s.launch();
+        return s;
+      } catch (err) {
+        if (i >= 5 || !/EADDRINUSE|address already in use/i.test((err as Error).message)) throw err;
+      }
+    }
   }
 
   private async launch(): Promise<void> {
