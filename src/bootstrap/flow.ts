@@ -70,6 +70,7 @@ import {
 import { generateRootToken, revokeOtherRootTokens } from './root-token.js';
 import { ensureKvMount, type KvMountOutcome } from '../edgex/kv-mount.js';
 import { issueAdminToken } from '../edgex/token-issuer.js';
+import { settleAll } from '../settle.js';
 import { INIT_MARKER, readInitMarker, removeInitMarker, writeInitMarker, type InitMarker } from './init-marker.js';
 import { INIT_ATTEMPT_BYTES, attemptHash, httpInitControl, type StoreInitControl } from './init-control.js';
 // EdgeX's duties (src/edgex/edgex-setup.ts and the ~25 modules under it) load only for an EdgeX configuration.
@@ -506,18 +507,25 @@ async function provision(ctx: FlowContext, run: RunState, secrets: InitSecrets):
   const token = rootToken.toString('utf8');
   let revokedTemporary = false;
   try {
-    const rootTokensRevoked = await revokeOtherRootTokens(primary, token, log);
-    let edgex: EdgexSetupResult | undefined;
-    let kvMount: KvMountOutcome;
-    let issued: { path: string; accessor: string };
-    if (ctx.edgex !== undefined) {
-      edgex = await ctx.edgex.apply(ctx.edgex.plan, primary, token, log);
-      kvMount = edgex.kvMount;
-      issued = { path: edgex.adminTokenPath, accessor: edgex.adminTokenAccessor };
-    } else {
-      kvMount = await ensureKvMount(primary, token, config.kvVersion, log);
-      issued = await issueAdminToken(primary, token, config.tokenProviderAdminTokenPath, log);
-    }
+    // The root-token sweep and the provisioning do not depend on each other: they run at once (a sealed boot's
+    // critical path is its round trips; docs/packaging.md, "Start-up"). A token the provisioning creates meanwhile
+    // may show up in the sweep's accessor list: it is looked up, is not root, and is kept; an accessor it revokes
+    // meanwhile reads as gone. The temporary root token is revoked only once both have settled.
+    const edgexSetup = ctx.edgex;
+    const [rootTokensRevoked, provisioned] = await settleAll([
+      revokeOtherRootTokens(primary, token, log),
+      edgexSetup !== undefined
+        ? edgexSetup.apply(edgexSetup.plan, primary, token, log).then((edgex) => ({
+            edgex,
+            kvMount: edgex.kvMount,
+            issued: { path: edgex.adminTokenPath, accessor: edgex.adminTokenAccessor },
+          }))
+        : settleAll([
+            ensureKvMount(primary, token, config.kvVersion, log),
+            issueAdminToken(primary, token, config.tokenProviderAdminTokenPath, log),
+          ] as const).then(([kvMount, issued]) => ({ edgex: undefined, kvMount, issued })),
+    ] as const);
+    const { edgex, kvMount, issued } = provisioned;
     if (temporary) {
       await primary.revokeSelf(token);
       revokedTemporary = true;

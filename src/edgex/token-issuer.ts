@@ -10,6 +10,7 @@ import { SecretStoreError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { VaultClient } from '../vault/client.js';
 import { writeFileAtomic } from '../keyfile/atomic-write.js';
+import { settleAll } from '../settle.js';
 
 /** The policy name EdgeX uses. */
 export const TOKEN_CREATOR_POLICY_NAME = 'privileged-token-creator';
@@ -118,9 +119,12 @@ export async function issueAdminToken(
   flavor: AdminTokenFlavor = DEFAULT_ADMIN_TOKEN,
 ): Promise<IssuedToken & { token: string }> {
   const policyName = flavor.policyName ?? TOKEN_CREATOR_POLICY_NAME;
-  await client.putPolicy(rootToken, policyName, flavor.policy);
-  log.info('policy written', { policy: policyName });
-  const previous = await previousAccessor(path, log);
+  const [, previous] = await settleAll([
+    client.putPolicy(rootToken, policyName, flavor.policy).then(() => {
+      log.info('policy written', { policy: policyName });
+    }),
+    previousAccessor(path, log),
+  ] as const);
   const { auth, response } = await client.createToken(rootToken, flavor.request, flavor.orphanEndpoint);
   const dir = dirname(path);
   try {

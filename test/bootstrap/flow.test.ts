@@ -448,7 +448,8 @@ flowTest('a sealed boot makes only the requests it needs (docs/packaging.md, "St
   assert.equal(source.calls, 1);
   // One sys/health (the wait's answer stands under a free lock), no sys/seal-status (the first unseal answers
   // it), no generate-root status read (a leftover attempt shows up as a refused start).
-  assert.deepEqual(h.fake.requests.slice(before), [
+  const requests = h.fake.requests.slice(before);
+  assert.deepEqual(requests.slice(0, 8), [
     'GET sys/health',
     'PUT sys/unseal',
     'PUT sys/unseal',
@@ -457,15 +458,63 @@ flowTest('a sealed boot makes only the requests it needs (docs/packaging.md, "St
     'PUT sys/generate-root/update',
     'PUT sys/generate-root/update',
     'PUT sys/generate-root/update',
-    'GET auth/token/lookup-self',
+  ]);
+  // Then the root-token sweep, the KV mount check and the token-issuing token at once (their order varies), and the
+  // temporary root token's revocation last.
+  const rest = requests.slice(8);
+  assert.deepEqual([...rest].sort(), [
     'GET auth/token/accessors',
-    'POST auth/token/lookup-accessor',
+    'GET auth/token/lookup-self',
     'GET sys/mounts',
-    'PUT sys/policies/acl/privileged-token-creator',
     'POST auth/token/create-orphan',
+    'POST auth/token/lookup-accessor',
     'POST auth/token/revoke-accessor',
     'POST auth/token/revoke-self',
+    'PUT sys/policies/acl/privileged-token-creator',
   ]);
+  const at = (r: string): number => rest.indexOf(r);
+  assert.ok(at('GET auth/token/lookup-self') < at('GET auth/token/accessors') && at('GET auth/token/accessors') < at('POST auth/token/lookup-accessor'));
+  assert.ok(at('PUT sys/policies/acl/privileged-token-creator') < at('POST auth/token/create-orphan'));
+  assert.ok(at('POST auth/token/create-orphan') < at('POST auth/token/revoke-accessor'));
+  assert.equal(rest.at(-1), 'POST auth/token/revoke-self');
+});
+
+flowTest('a provisioning step that fails while the others run: its error, the others finished first, the temporary root revoked last', async (h) => {
+  await h.run();
+  h.fake.seal();
+  const before = h.fake.requests.length;
+  // sys/mounts fails at once while the sweep's accessor lookup is slow: the temporary root token may only be revoked
+  // once that lookup has been answered (Promise.all would revoke it while the lookup is still in flight).
+  let lookupAnswered = 0;
+  let revokeArrived = 0;
+  h.fake.hook = (_req, res, path) => {
+    if (path === 'sys/mounts') {
+      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: ['injected mount listing failure'] }));
+      return true;
+    }
+    if (path === 'auth/token/lookup-accessor') {
+      setTimeout(() => {
+        lookupAnswered = performance.now();
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: ['invalid accessor'] }));
+      }, 150);
+      return true;
+    }
+    if (path === 'auth/token/revoke-self' && revokeArrived === 0) revokeArrived = performance.now();
+    return false;
+  };
+  await rejectsWithCode(h.run(), 'STORE_ERROR', /sys\/mounts/);
+  const rest = h.fake.requests.slice(before);
+  assert.ok(lookupAnswered > 0 && revokeArrived > lookupAnswered, `the temporary root was revoked only after the lookup's answer: ${rest.join(', ')}`);
+  assert.ok(rest.includes('POST auth/token/create-orphan'), rest.join(', '));
+  // After the revocation only the flow's own health probe (a 5xx makes it check the store before giving up).
+  const revoked = rest.indexOf('POST auth/token/revoke-self');
+  assert.deepEqual(rest.slice(revoked + 1).filter((r) => r !== 'GET sys/health'), [], `nothing runs after the temporary root token is revoked: ${rest.join(', ')}`);
+  const roots = [...h.fake.tokens.values()].filter((t) => t.policies.includes('root'));
+  assert.deepEqual(roots, [], 'no root token is left');
+  // The next boot, with the store healthy again, finishes.
+  h.fake.hook = undefined;
+  h.fake.seal();
+  assert.equal((await h.run()).initialState, 'sealed');
 });
 
 flowTest('a first boot reads the state once and unseals without a seal-status read', async (h) => {
