@@ -263,12 +263,12 @@ async function firstBoot(ctx: FlowContext, run: RunState, target: VaultClient): 
   // Fetch the IKM BEFORE init: a failing hook must stop us while the store is still untouched.
   const key = await ikm.get();
   if (key === undefined) warnPlaintext(access);
-  const prepared = await prepareFirstKeyFile(loc, key === undefined ? { format: 'plaintext' } : { format: config.keyFileFormat, ikm: key });
+  const prepared = prepareFirstKeyFile(loc, key === undefined ? { format: 'plaintext' } : { format: config.keyFileFormat, ikm: key });
   try {
     if (run.initAttempt === undefined && (await control.recordsInitAttempts())) run.initAttempt = randomBytes(INIT_ATTEMPT_BYTES);
     const attempt = run.initAttempt;
     log.info('initializing the secret store', { node: target.address, shares: config.secretShares, threshold: config.secretThreshold });
-    await writeInitMarker(loc, target.address, attempt);
+    writeInitMarker(loc, target.address, attempt);
     let init: InitResponse;
     try {
       init = await control.init(config.secretShares, config.secretThreshold, attempt);
@@ -654,7 +654,7 @@ export async function runBootstrap(options: BootstrapOptions): Promise<Bootstrap
     return await withLockWaiting(loc, Math.max(config.waitTimeoutSeconds * 1000, 30_000), log, signal, async (waited) => {
       if (prefetchIkm) ikm.prefetch();
       // What a killed run left behind (temp files of the marker, the key file, the lock) goes first.
-      const leftovers = await removeCrashLeftovers(loc, [INIT_MARKER]);
+      const leftovers = removeCrashLeftovers(loc, [INIT_MARKER]);
       if (leftovers > 0) log.info('removed temporary files left by an interrupted run', { dir: loc.dir, files: leftovers });
       let initRetries = 0;
       // The wait's answer stands for the first pass when it said initialized and the lock was free: no other

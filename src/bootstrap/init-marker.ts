@@ -30,10 +30,10 @@ export interface InitMarker {
 }
 
 /** Writes the marker (durably) just before `sys/init`; `attempt` is the attempt id, when the store records one. */
-export async function writeInitMarker(loc: KeyFileLocation, node: string, attempt?: Buffer): Promise<void> {
+export function writeInitMarker(loc: KeyFileLocation, node: string, attempt?: Buffer): void {
   const marker: InitMarker = { time: new Date().toISOString(), node };
   if (attempt !== undefined) marker.attempt = attempt.toString('hex');
-  await writeFileAtomic(join(loc.dir, INIT_MARKER), Buffer.from(JSON.stringify(marker) + '\n'), 0o600);
+  writeFileAtomic(join(loc.dir, INIT_MARKER), Buffer.from(JSON.stringify(marker) + '\n'), 0o600);
 }
 
 /** Removes the marker once the key file is durable. */

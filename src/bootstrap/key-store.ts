@@ -203,6 +203,6 @@ export async function recoverInterruptedSave(access: KeyFileAccess): Promise<boo
   const adopted = await adoptKeyFileTemp(access.loc, () => access.ikm.get());
   if (adopted === undefined) return false;
   access.log.warn('key file recovered from a save that was interrupted before its rename', { dir: access.loc.dir, from: adopted });
-  await removeCrashLeftovers(access.loc); // the other temp files: torn, or older
+  removeCrashLeftovers(access.loc); // the other temp files: torn, or older
   return true;
 }

@@ -135,7 +135,7 @@ export async function issueAdminToken(
   }
   const data = Buffer.from(JSON.stringify(response) + '\n', 'utf8');
   try {
-    await writeFileAtomic(path, data, 0o600);
+    writeFileAtomic(path, data, 0o600);
   } catch (err) {
     // EdgeX revokes the token when its file cannot be written: a token nobody can find must not stay valid.
     await client.revokeAccessor(rootToken, auth.accessor).catch(() => undefined);

@@ -3,8 +3,15 @@
  * read it back and verify it, rename it over the target, fsync the folder — a crash at any point leaves the old file
  * or the new one, whole; Node's fs.writeFile truncates in place and never fsyncs — EdgeX defect 1), durable removal,
  * and reads that tell "absent" apart from "unreadable".
+ *
+ * They are synchronous: they work on a few small local files, each call takes microseconds (an fsync a millisecond
+ * or two), and the callers — the boot flow, `keys`, `protect`, EdgeX's duties — have nothing else to do meanwhile.
+ * Through libuv's thread pool every call would be a round trip of 0.1–0.3 ms: a sealed boot made about 85 of them
+ * in a row (docs/packaging.md, "Start-up"). The one asynchronous call, {@link fsyncDir}, is for the store, whose
+ * event loop must keep serving while its storage syncs a folder.
  */
-import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from '../crypto.js';
 import { SecretStoreError, describeCause } from '../errors.js';
@@ -24,10 +31,10 @@ export function tempPrefix(target: string): string {
  * Makes sure `dir` exists. A missing folder is created 0700; an existing one that others can write to (without the
  * sticky bit) is refused, because anyone able to write there could swap our files.
  */
-export async function ensureSecretDir(dir: string): Promise<void> {
+export function ensureSecretDir(dir: string): void {
   try {
-    await mkdir(dir, { recursive: true, mode: SECRET_DIR_MODE });
-    const info = await stat(dir);
+    mkdirSync(dir, { recursive: true, mode: SECRET_DIR_MODE });
+    const info = statSync(dir);
     if (!info.isDirectory()) throw new SecretStoreError('IO', `${dir} is not a folder`);
     if ((info.mode & 0o002) !== 0 && (info.mode & 0o1000) === 0) {
       throw new SecretStoreError('UNSAFE_PERMISSIONS', `${dir} is writable by every user; chmod 700 it before keeping secrets there`);
@@ -39,6 +46,16 @@ export async function ensureSecretDir(dir: string): Promise<void> {
 }
 
 /** fsyncs a folder so a rename or unlink in it is durable. */
+export function fsyncDirSync(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** {@link fsyncDirSync} through the thread pool: for the store, whose event loop keeps serving meanwhile. */
 export async function fsyncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {
@@ -52,40 +69,47 @@ export async function fsyncDir(dir: string): Promise<void> {
  * Writes `data` to a fresh temp file next to `target` and fsyncs it; returns the temp path. Used directly when a
  * multi-file update must decide itself when to rename (edgex key file + salt).
  */
-export async function writeTempFile(target: string, data: Buffer, mode: number = SECRET_FILE_MODE): Promise<string> {
+export function writeTempFile(target: string, data: Buffer, mode: number = SECRET_FILE_MODE): string {
   const dir = dirname(target);
   const tmp = join(dir, `${tempPrefix(target)}${process.pid}-${randomBytes(6).toString('hex')}`);
   let created = false;
   try {
-    const handle = await open(tmp, 'wx', mode);
+    const fd = openSync(tmp, 'wx', mode);
     created = true;
     try {
-      await handle.chmod(mode); // the umask may have narrowed it; make it exactly `mode`
+      fchmodSync(fd, mode); // the umask may have narrowed it; make it exactly `mode`
       let offset = 0;
-      while (offset < data.length) {
-        const { bytesWritten } = await handle.write(data, offset, data.length - offset);
-        offset += bytesWritten;
-      }
-      await handle.sync();
+      while (offset < data.length) offset += writeSync(fd, data, offset, data.length - offset);
+      fsyncSync(fd);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
     return tmp;
   } catch (err) {
-    if (created) await unlink(tmp).catch(() => undefined);
+    if (created) unlinkQuietly(tmp);
     throw new SecretStoreError('IO', `cannot write ${target} (${describeCause(err)}); the previous file, if any, is unchanged`, { cause: err });
   }
 }
 
-/** Renames `from` over `to` in the same folder and fsyncs the folder. */
-export async function renameDurable(from: string, to: string): Promise<void> {
+/** Removes `path` when it is there; a failure (gone already, not ours) is left for the next cleanup. */
+function unlinkQuietly(path: string): boolean {
   try {
-    await rename(from, to);
+    unlinkSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Renames `from` over `to` in the same folder and fsyncs the folder. */
+export function renameDurable(from: string, to: string): void {
+  try {
+    renameSync(from, to);
   } catch (err) {
     throw new SecretStoreError('IO', `cannot replace ${to} (${describeCause(err)})`, { cause: err });
   }
   try {
-    await fsyncDir(dirname(to));
+    fsyncDirSync(dirname(to));
   } catch (err) {
     // The rename happened: say so, so that no caller believes the old file is still in place.
     throw new SecretStoreError('IO', `${to} was replaced, but its folder could not be synced to disk (${describeCause(err)}); check the disk`, { cause: err });
@@ -93,24 +117,24 @@ export async function renameDurable(from: string, to: string): Promise<void> {
 }
 
 /** Removes `path` (absent is fine) and fsyncs its folder. */
-export async function removeDurable(path: string): Promise<void> {
+export function removeDurable(path: string): void {
   try {
-    await unlink(path);
+    unlinkSync(path);
   } catch (err) {
     if (describeCause(err) === 'ENOENT') return;
     throw new SecretStoreError('IO', `cannot remove ${path} (${describeCause(err)})`, { cause: err });
   }
   try {
-    await fsyncDir(dirname(path));
+    fsyncDirSync(dirname(path));
   } catch (err) {
     throw new SecretStoreError('IO', `${path} was removed, but its folder could not be synced to disk (${describeCause(err)}); check the disk`, { cause: err });
   }
 }
 
 /** Runs a read; ENOENT gives undefined, any other failure an IO error saying what could not be done. */
-async function unlessMissing<T>(what: string, read: () => Promise<T>): Promise<T | undefined> {
+function unlessMissing<T>(what: string, read: () => T): T | undefined {
   try {
-    return await read();
+    return read();
   } catch (err) {
     if (describeCause(err) === 'ENOENT') return undefined;
     throw new SecretStoreError('IO', `cannot ${what} (${describeCause(err)})`, { cause: err });
@@ -118,13 +142,22 @@ async function unlessMissing<T>(what: string, read: () => Promise<T>): Promise<T
 }
 
 /** Reads a file, or undefined when it does not exist. */
-export async function readOptional(path: string): Promise<Buffer | undefined> {
-  return unlessMissing(`read ${path}`, () => readFile(path));
+export function readOptional(path: string): Buffer | undefined {
+  return unlessMissing(`read ${path}`, () => readFileSync(path));
+}
+
+/** Reads a file, or undefined when it is absent or cannot be read (for best-effort checks). */
+export function readIfReadable(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /** True when `path` exists. */
-export async function exists(path: string): Promise<boolean> {
-  return (await unlessMissing(`check ${path}`, () => stat(path))) !== undefined;
+export function exists(path: string): boolean {
+  return unlessMissing(`check ${path}`, () => statSync(path)) !== undefined;
 }
 
 /**
@@ -132,21 +165,21 @@ export async function exists(path: string): Promise<boolean> {
  * `verify`, when given, receives the bytes read back from the synced temp file and throws to abort: the target is
  * then left untouched.
  */
-export async function writeFileAtomic(path: string, data: Buffer, mode: number = SECRET_FILE_MODE, verify?: (written: Buffer) => void): Promise<void> {
-  await ensureSecretDir(dirname(path));
-  const tmp = await writeTempFile(path, data, mode);
+export function writeFileAtomic(path: string, data: Buffer, mode: number = SECRET_FILE_MODE, verify?: (written: Buffer) => void): void {
+  ensureSecretDir(dirname(path));
+  const tmp = writeTempFile(path, data, mode);
   try {
     if (verify !== undefined) {
-      const written = await readFile(tmp);
+      const written = readFileSync(tmp);
       try {
         verify(written);
       } finally {
         written.fill(0); // it may hold plaintext shares (keys decrypt)
       }
     }
-    await renameDurable(tmp, path);
+    renameDurable(tmp, path);
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
+    unlinkQuietly(tmp);
     throw err;
   }
 }
@@ -158,10 +191,10 @@ export function isTempOf(name: string, target: string): boolean {
 }
 
 /** Paths of the temp files a writer of `target` left (exact name pattern: never anyone else's file). */
-export async function listTemps(target: string): Promise<string[]> {
+export function listTemps(target: string): string[] {
   let names: string[];
   try {
-    names = await readdir(dirname(target));
+    names = readdirSync(dirname(target));
   } catch {
     return [];
   }
@@ -172,16 +205,9 @@ export async function listTemps(target: string): Promise<string[]> {
  * Removes the temp files a crashed writer left next to `target` (call under the lock that serializes the writers of
  * `target`: then none of them is in use); returns how many were removed.
  */
-export async function removeStaleTemps(target: string): Promise<number> {
+export function removeStaleTemps(target: string): number {
   let removed = 0;
-  for (const path of await listTemps(target)) {
-    try {
-      await unlink(path);
-      removed++;
-    } catch {
-      // gone already, or not ours to remove: leave it
-    }
-  }
+  for (const path of listTemps(target)) if (unlinkQuietly(path)) removed++;
   return removed;
 }
 
@@ -190,17 +216,12 @@ export async function removeStaleTemps(target: string): Promise<number> {
  * file's name), and keeps those of live writers: for writers that take no lock (`protect`, `unprotect`), where a
  * concurrent writer's temp file may be in use. A pid reused since only keeps a leftover, never removes a live one.
  */
-export async function removeDeadWritersTemps(target: string): Promise<number> {
+export function removeDeadWritersTemps(target: string): number {
   let removed = 0;
-  for (const path of await listTemps(target)) {
+  for (const path of listTemps(target)) {
     const pid = Number(basename(path).slice(tempPrefix(target).length).split('-')[0]);
     if (pid === process.pid || pidAlive(pid)) continue;
-    try {
-      await unlink(path);
-      removed++;
-    } catch {
-      // gone already, or not ours to remove: leave it
-    }
+    if (unlinkQuietly(path)) removed++;
   }
   return removed;
 }

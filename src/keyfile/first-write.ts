@@ -15,8 +15,7 @@
  *
  * Callers hold the key-file lock from prepare to commit (the boot flow holds it for its whole run).
  */
-import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { stat, unlink } from 'node:fs/promises';
+import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes, wipe } from '../crypto.js';
 import { SecretStoreError, describeCause } from '../errors.js';
@@ -28,7 +27,7 @@ import {
   ensureSecretDir,
   exists,
   listTemps,
-  readOptional,
+  readIfReadable,
   removeDurable,
   removeStaleTemps,
   renameDurable,
@@ -74,7 +73,7 @@ function checkFirstSecrets(secrets: InitSecrets, format: KeyFileFormat): void {
  * is a single file. For v2 and plaintext a leftover `kdf-salt.dat` (and pending salt) is removed now. The caller
  * holds the key-file lock and calls `commitSync` or `discard`.
  */
-export async function prepareFirstKeyFile(loc: KeyFileLocation, options: WriteKeyFileOptions): Promise<PreparedKeyFile> {
+export function prepareFirstKeyFile(loc: KeyFileLocation, options: WriteKeyFileOptions): PreparedKeyFile {
   const paths = keyFilePaths(loc);
   const { format, ikm } = options;
   if (format === 'plaintext' && ikm !== undefined && options.allowPlaintext !== true) {
@@ -83,25 +82,25 @@ export async function prepareFirstKeyFile(loc: KeyFileLocation, options: WriteKe
   if (format !== 'plaintext' && ikm === undefined) {
     throw new SecretStoreError('HOOK_NOT_CONFIGURED', `the ${format} format needs an IKM: set EDGEX_IKM_HOOK to the hook's absolute path`);
   }
-  await ensureSecretDir(loc.dir);
-  if (await exists(paths.keyFile)) {
+  ensureSecretDir(loc.dir);
+  if (exists(paths.keyFile)) {
     throw new SecretStoreError('IO', `${paths.keyFile} already exists; a first key file never replaces one`);
   }
-  await removeStaleTemps(paths.keyFile);
-  await removeStaleTemps(paths.saltFile);
-  await removeStaleTemps(paths.pendingSalt);
+  removeStaleTemps(paths.keyFile);
+  removeStaleTemps(paths.saltFile);
+  removeStaleTemps(paths.pendingSalt);
   let salt: Buffer | undefined;
-  await removeDurable(paths.pendingSalt);
+  removeDurable(paths.pendingSalt);
   if (format === 'edgex') {
     const fresh = randomBytes(EDGEX_SALT_LENGTH);
-    await writeFileAtomic(paths.saltFile, fresh, SECRET_FILE_MODE, (written) => {
+    writeFileAtomic(paths.saltFile, fresh, SECRET_FILE_MODE, (written) => {
       if (!written.equals(fresh)) {
         throw new SecretStoreError('KEYFILE_VERIFY_FAILED', `the new ${paths.saltName} did not read back correctly; check the disk`);
       }
     });
     salt = fresh;
   } else {
-    await removeDurable(paths.saltFile);
+    removeDurable(paths.saltFile);
   }
   return openPrepared(paths, format, ikm, salt);
 }
@@ -215,7 +214,7 @@ async function candidate(paths: KeyFilePaths, bytes: Buffer, getIkm: IkmGetter):
       wipeInitSecrets(decryptV2(ikm, parsed.doc, paths.name));
       return 'opens';
     }
-    const salt = await readSalt(paths.saltFile, paths.saltName).catch(() => undefined);
+    const salt = readSalt(paths.saltFile, paths.saltName); // a malformed salt throws: 'closed' below
     if (salt === undefined) return 'closed';
     wipe(...decryptEdgexShares(ikm, [salt], parsed.doc, paths.name).shares);
     return 'opens';
@@ -235,13 +234,11 @@ async function candidate(paths: KeyFilePaths, bytes: Buffer, getIkm: IkmGetter):
  */
 export async function adoptInterruptedKeyFile(loc: KeyFileLocation, getIkm: IkmGetter): Promise<string | undefined> {
   const paths = keyFilePaths(loc);
-  if (await exists(paths.keyFile)) return undefined;
-  const candidates = await Promise.all(
-    (await listTemps(paths.keyFile)).map(async (path) => ({ path, mtime: (await stat(path).catch(() => undefined))?.mtimeMs ?? 0 })),
-  );
+  if (exists(paths.keyFile)) return undefined;
+  const candidates = listTemps(paths.keyFile).map((path) => ({ path, mtime: statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? 0 }));
   candidates.sort((a, b) => b.mtime - a.mtime);
   for (const { path } of candidates) {
-    const bytes = await readOptional(path).catch(() => undefined);
+    const bytes = readIfReadable(path);
     if (bytes === undefined) continue;
     let found;
     try {
@@ -249,9 +246,9 @@ export async function adoptInterruptedKeyFile(loc: KeyFileLocation, getIkm: IkmG
     } finally {
       bytes.fill(0);
     }
-    if (found === 'torn') await unlink(path).catch(() => undefined); // a write cut short: nothing to recover
+    if (found === 'torn') rmSync(path, { force: true }); // a write cut short: nothing to recover
     if (found !== 'opens') continue;
-    await renameDurable(path, paths.keyFile);
+    renameDurable(path, paths.keyFile);
     return basename(path);
   }
   return undefined;

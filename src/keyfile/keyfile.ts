@@ -29,18 +29,18 @@ export { type PreparedKeyFile, prepareFirstKeyFile } from './first-write.js';
  */
 export async function inspectKeyFile(loc: KeyFileLocation): Promise<KeyFileSummary | undefined> {
   const paths = keyFilePaths(loc);
-  const bytes = await readOptional(paths.keyFile);
+  const bytes = readOptional(paths.keyFile);
   if (bytes === undefined) return undefined;
-  return withParsedKeyFile(bytes, paths.name, async (parsed) => {
+  return withParsedKeyFile(bytes, paths.name, (parsed) => {
     const edgex = parsed.format === 'edgex';
-    return summarize(paths.keyFile, parsed, edgex && (await exists(paths.saltFile)), edgex && (await exists(paths.pendingSalt)));
+    return summarize(paths.keyFile, parsed, edgex && exists(paths.saltFile), edgex && exists(paths.pendingSalt));
   });
 }
 
 /** Runs `fn` holding the inter-process lock of this key file (reentrant; stale locks are recovered). */
-export async function withKeyFileLock<T>(loc: KeyFileLocation, fn: () => Promise<T>): Promise<T> {
+export async function withKeyFileLock<T>(loc: KeyFileLocation, fn: () => T | Promise<T>): Promise<T> {
   const paths = keyFilePaths(loc);
-  await ensureSecretDir(loc.dir);
+  ensureSecretDir(loc.dir);
   return withFileLock(paths.lockFile, fn);
 }
 
@@ -51,12 +51,12 @@ export async function withKeyFileLock<T>(loc: KeyFileLocation, fn: () => Promise
  * exists, because without one a synced temp file may hold the only copy of the shares ({@link adoptKeyFileTemp}).
  * Only files matching our exact temp-name patterns are touched. Returns how many were removed.
  */
-export async function removeCrashLeftovers(loc: KeyFileLocation, others: readonly string[] = []): Promise<number> {
+export function removeCrashLeftovers(loc: KeyFileLocation, others: readonly string[] = []): number {
   const paths = keyFilePaths(loc);
-  let removed = await removeStaleLockTemps(paths.lockFile);
-  for (const name of others) removed += await removeStaleTemps(join(loc.dir, name));
-  if (await exists(paths.keyFile)) {
-    for (const target of [paths.keyFile, paths.saltFile, paths.pendingSalt]) removed += await removeStaleTemps(target);
+  let removed = removeStaleLockTemps(paths.lockFile);
+  for (const name of others) removed += removeStaleTemps(join(loc.dir, name));
+  if (exists(paths.keyFile)) {
+    for (const target of [paths.keyFile, paths.saltFile, paths.pendingSalt]) removed += removeStaleTemps(target);
   }
   return removed;
 }
@@ -78,12 +78,12 @@ export async function adoptKeyFileTemp(loc: KeyFileLocation, getIkm: IkmGetter):
  */
 export async function readKeyFile(loc: KeyFileLocation, ikm: Buffer | undefined): Promise<{ secrets: InitSecrets; summary: KeyFileSummary }> {
   const paths = keyFilePaths(loc);
-  if (!(await exists(paths.keyFile))) {
+  if (!exists(paths.keyFile)) {
     // Checked before the lock too, which would create a missing folder just to report that nothing is there.
     throw new SecretStoreError('KEYFILE_NOT_FOUND', `${paths.keyFile} does not exist; nothing to read`);
   }
-  return withKeyFileLock(loc, async () => {
-    const bytes = await readOptional(paths.keyFile);
+  return withKeyFileLock(loc, () => {
+    const bytes = readOptional(paths.keyFile);
     if (bytes === undefined) {
       throw new SecretStoreError('KEYFILE_NOT_FOUND', `${paths.keyFile} does not exist; nothing to read`);
     }
@@ -104,7 +104,7 @@ export async function readKeyFile(loc: KeyFileLocation, ikm: Buffer | undefined)
       let shares: Buffer[];
       let label;
       try {
-        ({ shares, label } = await openEdgexWithSalts(paths, parsed.doc, ikm));
+        ({ shares, label } = openEdgexWithSalts(paths, parsed.doc, ikm));
       } catch (err) {
         wipeParsed(parsed);
         throw err;

@@ -3,9 +3,12 @@
  * and boot id. {@link withFileLock} is reentrant within a process (AsyncLocalStorage); {@link acquireFileLock} takes
  * a lock without any async context, for locks held for long. A lock whose owner is gone (dead pid, pid reused
  * by another process, or a previous boot — containers reuse small pids at every boot) is recovered.
+ *
+ * The file operations are synchronous (microseconds each on a local folder; through the thread pool each would be a
+ * round trip of 0.1–0.3 ms, and taking the lock made about 15 of them); only the wait between attempts is a timer.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { link, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { closeSync, linkSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { SecretStoreError, describeCause } from '../errors.js';
 import { randomBytes } from '../crypto.js';
@@ -22,25 +25,39 @@ interface LockOwner {
 
 const held = new AsyncLocalStorage<ReadonlySet<string>>();
 
-async function readProcText(path: string): Promise<string | null> {
+function readProcText(path: string): string | null {
+  return readText(path)?.trim() ?? null;
+}
+
+/** A file's text, or undefined when it is gone or unreadable. */
+function readText(path: string): string | undefined {
   try {
-    return (await readFile(path, 'utf8')).trim();
+    return readFileSync(path, 'utf8');
   } catch {
-    return null;
+    return undefined;
+  }
+}
+
+/** Removes `path` if it is there (a failure is left for the next cleanup). */
+function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // not ours to remove, or the folder is gone: nothing to do
   }
 }
 
 /** Start time of `pid` from /proc, or null when unknown (no /proc) or the process is gone. */
-async function processStart(pid: number): Promise<string | null> {
-  const stat = await readProcText(`/proc/${pid}/stat`);
+function processStart(pid: number): string | null {
+  const stat = readProcText(`/proc/${pid}/stat`);
   if (stat === null) return null;
   // Field 2 (comm) is parenthesized and may contain spaces: parse after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return fields[19] ?? null; // field 22 overall = index 19 after pid and comm
 }
 
-async function currentOwner(): Promise<LockOwner> {
-  return { pid: process.pid, start: await processStart(process.pid), boot: await readProcText('/proc/sys/kernel/random/boot_id') };
+function currentOwner(): LockOwner {
+  return { pid: process.pid, start: processStart(process.pid), boot: readProcText('/proc/sys/kernel/random/boot_id') };
 }
 
 function parseOwner(text: string): LockOwner | undefined {
@@ -58,11 +75,11 @@ function parseOwner(text: string): LockOwner | undefined {
 }
 
 /** True when the recorded owner (another pid) certainly no longer holds the lock. */
-async function ownerGone(owner: LockOwner, me: LockOwner): Promise<boolean> {
+function ownerGone(owner: LockOwner, me: LockOwner): boolean {
   if (owner.boot !== null && me.boot !== null && owner.boot !== me.boot) return true;
   if (!pidAlive(owner.pid)) return true;
   if (owner.start !== null) {
-    const start = await processStart(owner.pid);
+    const start = processStart(owner.pid);
     if (start !== null && start !== owner.start) return true; // pid reused by another process
   }
   return false;
@@ -71,27 +88,28 @@ async function ownerGone(owner: LockOwner, me: LockOwner): Promise<boolean> {
 /** Locks held by this process (any async context), so a same-pid lock file is never mistaken for a stale one. */
 const processHeld = new Set<string>();
 
-async function tryCreate(lockPath: string, owner: LockOwner): Promise<boolean> {
+function tryCreate(lockPath: string, owner: LockOwner): boolean {
   // Write the owner to a private file first, then link it into place: the lock file appears atomically with content.
   const tmp = `${lockPath}.${process.pid}-${randomBytes(6).toString('hex')}`;
-  const handle = await open(tmp, 'wx', 0o600);
+  const fd = openSync(tmp, 'wx', 0o600);
   try {
     // No fsync: after a crash the lock is stale anyway (other boot id), so its durability does not matter.
-    await handle.writeFile(JSON.stringify(owner));
+    const text = Buffer.from(JSON.stringify(owner));
+    for (let offset = 0; offset < text.length; ) offset += writeSync(fd, text, offset);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
   try {
-    await link(tmp, lockPath);
-    // Mark it held before any further await, so another task of this process never takes our fresh lock file
-    // (which carries our own pid) for a stale one.
+    linkSync(tmp, lockPath);
+    // Mark it held at once, so another task of this process never takes our fresh lock file (which carries our own
+    // pid) for a stale one.
     processHeld.add(lockPath);
     return true;
   } catch (err) {
     if (describeCause(err) === 'EEXIST') return false;
     throw err;
   } finally {
-    await unlink(tmp).catch(() => undefined);
+    removeQuietly(tmp);
   }
 }
 
@@ -104,42 +122,46 @@ async function tryCreate(lockPath: string, owner: LockOwner): Promise<boolean> {
  * guard left by a breaker that died in its few microseconds is itself broken the old way, by moving it aside: that
  * race needs a dead breaker and three waiters at once.
  */
-async function breakStale(lockPath: string, staleText: string, me: LockOwner): Promise<void> {
+function breakStale(lockPath: string, staleText: string, me: LockOwner): void {
   const guard = `${lockPath}.break`;
   let created: boolean;
   try {
-    created = !processHeld.has(guard) && (await tryCreate(guard, me));
+    created = !processHeld.has(guard) && tryCreate(guard, me);
   } catch (err) {
     throw new SecretStoreError('IO', `cannot create the lock file ${guard} (${describeCause(err)})`, { cause: err });
   }
   if (!created) {
-    const text = await readFile(guard, 'utf8').catch(() => undefined);
+    const text = readText(guard);
     const owner = text === undefined ? undefined : parseOwner(text);
-    if (text !== undefined && (owner === undefined || (owner.pid === me.pid ? !processHeld.has(guard) : await ownerGone(owner, me)))) {
-      await moveAsideStale(guard, text);
+    if (text !== undefined && (owner === undefined || (owner.pid === me.pid ? !processHeld.has(guard) : ownerGone(owner, me)))) {
+      moveAsideStale(guard, text);
     }
     return; // another breaker is at work (or was, and its guard is gone now): the caller looks again
   }
   try {
-    const current = await readFile(lockPath, 'utf8').catch(() => undefined);
-    if (current === staleText) await unlink(lockPath).catch(() => undefined);
+    if (readText(lockPath) === staleText) removeQuietly(lockPath);
   } finally {
-    await unlink(guard).catch(() => undefined);
+    removeQuietly(guard);
     processHeld.delete(guard);
   }
 }
 
 /** Moves a stale file aside, checking that what was moved is the stale one, and putting it back otherwise. */
-async function moveAsideStale(path: string, staleText: string): Promise<void> {
+function moveAsideStale(path: string, staleText: string): void {
   const aside = `${path}.stale-${process.pid}-${randomBytes(6).toString('hex')}`;
   try {
-    await rename(path, aside);
+    renameSync(path, aside);
   } catch {
     return; // someone else broke or released it
   }
-  const moved = await readFile(aside, 'utf8').catch(() => '');
-  if (moved !== staleText) await link(aside, path).catch(() => undefined);
-  await unlink(aside).catch(() => undefined);
+  if (readText(aside) !== staleText) {
+    try {
+      linkSync(aside, path);
+    } catch {
+      // a new lock is in place already: the moved one was stale after all
+    }
+  }
+  removeQuietly(aside);
 }
 
 /** Options of {@link withFileLock} and {@link acquireFileLock}. */
@@ -158,7 +180,7 @@ export interface FileLock {
 
 /** Takes the lock file, waiting (polling with backoff) while a live owner holds it, until `timeoutMs`. */
 async function acquire(lockPath: string, options: LockOptions): Promise<void> {
-  const me = await currentOwner();
+  const me = currentOwner();
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   let delay = 5;
   for (;;) {
@@ -167,20 +189,20 @@ async function acquire(lockPath: string, options: LockOptions): Promise<void> {
       created = false; // another task of this process holds it: wait for it
     } else {
       try {
-        created = await tryCreate(lockPath, me);
+        created = tryCreate(lockPath, me);
       } catch (err) {
         throw new SecretStoreError('IO', `cannot create the lock file ${lockPath} (${describeCause(err)})`, { cause: err });
       }
     }
     if (created) return;
     if (!processHeld.has(lockPath)) {
-      const text = await readFile(lockPath, 'utf8').catch(() => undefined);
+      const text = readText(lockPath);
       if (text === undefined) continue; // released meanwhile: try again at once
       const owner = parseOwner(text);
       // Lock files appear whole (linked into place), so an unreadable one is garbage. Our own pid in a lock file we
       // do not hold means a previous process with the same pid (a container's pid 1 after a reboot) left it.
-      if (owner === undefined || (owner.pid === me.pid ? !processHeld.has(lockPath) : await ownerGone(owner, me))) {
-        await breakStale(lockPath, text, me);
+      if (owner === undefined || (owner.pid === me.pid ? !processHeld.has(lockPath) : ownerGone(owner, me))) {
+        breakStale(lockPath, text, me);
         continue;
       }
       if (Date.now() >= deadline) {
@@ -194,8 +216,8 @@ async function acquire(lockPath: string, options: LockOptions): Promise<void> {
   }
 }
 
-async function releaseHeld(lockPath: string): Promise<void> {
-  await unlink(lockPath).catch(() => undefined);
+function releaseHeld(lockPath: string): void {
+  removeQuietly(lockPath);
   processHeld.delete(lockPath);
 }
 
@@ -211,7 +233,11 @@ export async function acquireFileLock(lockPath: string, options: LockOptions = {
   let released: Promise<void> | undefined;
   return {
     path: lockPath,
-    release: () => (released ??= releaseHeld(lockPath)),
+    release: () =>
+      (released ??= new Promise<void>((resolve) => {
+        releaseHeld(lockPath);
+        resolve();
+      })),
   };
 }
 
@@ -222,7 +248,7 @@ let activeRuns = 0;
  * Runs `fn` while holding the lock file `lockPath` (its folder must exist). Reentrant: a nested call from the same
  * async context runs `fn` directly. Waits (polling with backoff) while another live process holds it.
  */
-export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+export async function withFileLock<T>(lockPath: string, fn: () => T | Promise<T>, options: LockOptions = {}): Promise<T> {
   const mine = held.getStore();
   if (mine?.has(lockPath) === true) return fn();
   await acquire(lockPath, options);
@@ -235,7 +261,7 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
     // Once enabled, an AsyncLocalStorage keeps Node's promise hooks on for every later promise of the process;
     // switch it off when no callback needs it (work left behind by a finished callback no longer holds the lock).
     if (--activeRuns === 0) held.disable();
-    await releaseHeld(lockPath);
+    releaseHeld(lockPath);
   }
 }
 
@@ -244,11 +270,11 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
  * (`<lock>.<pid>-<12 hex>`, `<lock>.stale-<pid>-<12 hex>`): only those whose process is gone, because a live one may
  * be about to link its file into place. Returns how many were removed.
  */
-export async function removeStaleLockTemps(lockPath: string): Promise<number> {
+export function removeStaleLockTemps(lockPath: string): number {
   const base = basename(lockPath);
   let names: string[];
   try {
-    names = await readdir(dirname(lockPath));
+    names = readdirSync(dirname(lockPath));
   } catch {
     return 0;
   }
@@ -259,7 +285,7 @@ export async function removeStaleLockTemps(lockPath: string): Promise<number> {
     const pid = m?.[1] === undefined ? undefined : Number(m[1]);
     if (pid === undefined || pid <= 0 || pid === process.pid || pidAlive(pid)) continue;
     try {
-      await unlink(join(dirname(lockPath), name));
+      rmSync(join(dirname(lockPath), name));
       removed++;
     } catch {
       // removed by someone else meanwhile

@@ -9,8 +9,8 @@ import { readOptional, removeDurable, renameDurable } from './atomic-write.js';
 import type { KeyFilePaths } from './paths.js';
 
 /** Reads a salt file: undefined if absent, SALT_MALFORMED if not exactly 32 bytes. */
-export async function readSalt(path: string, name: string): Promise<Buffer | undefined> {
-  const salt = await readOptional(path);
+export function readSalt(path: string, name: string): Buffer | undefined {
+  const salt = readOptional(path);
   if (salt !== undefined && salt.length !== EDGEX_SALT_LENGTH) {
     throw new SecretStoreError('SALT_MALFORMED', `${name} is ${salt.length} bytes, not ${EDGEX_SALT_LENGTH}: it was damaged or replaced, and the encrypted shares cannot be decrypted without the original; restore it from a backup`);
   }
@@ -22,9 +22,9 @@ export async function readSalt(path: string, name: string): Promise<Buffer | und
  * the pending salt becomes kdf-salt.dat when it is the one that opened the file, and is removed otherwise.
  * Call under the key-file lock.
  */
-export async function openEdgexWithSalts(paths: KeyFilePaths, doc: EdgexDocument, ikm: Buffer): Promise<{ shares: Buffer[]; label: EdgexLabel }> {
-  const main = await readSalt(paths.saltFile, paths.saltName);
-  const pending = await readOptional(paths.pendingSalt);
+export function openEdgexWithSalts(paths: KeyFilePaths, doc: EdgexDocument, ikm: Buffer): { shares: Buffer[]; label: EdgexLabel } {
+  const main = readSalt(paths.saltFile, paths.saltName);
+  const pending = readOptional(paths.pendingSalt);
   const usablePending = pending !== undefined && pending.length === EDGEX_SALT_LENGTH ? pending : undefined;
   if (main === undefined && usablePending === undefined) {
     // EdgeX defect 6: it silently made a new salt here, turning the encrypted shares into garbage.
@@ -34,8 +34,8 @@ export async function openEdgexWithSalts(paths: KeyFilePaths, doc: EdgexDocument
   const opened = decryptEdgexShares(ikm, salts, doc, paths.name);
   try {
     if (pending !== undefined) {
-      if (salts[opened.saltIndex] === usablePending) await renameDurable(paths.pendingSalt, paths.saltFile);
-      else await removeDurable(paths.pendingSalt);
+      if (salts[opened.saltIndex] === usablePending) renameDurable(paths.pendingSalt, paths.saltFile);
+      else removeDurable(paths.pendingSalt);
     }
   } catch (err) {
     for (const share of opened.shares) share.fill(0);

@@ -8,7 +8,7 @@ import { randomBytes } from '../crypto.js';
 import { SecretStoreError, describeCause, isSecretStoreError } from '../errors.js';
 import { EDGEX_SALT_LENGTH, decryptEdgexShares, encryptEdgexShares, serializeEdgexDocument } from '../vmk/envelope-edgex.js';
 import { decryptV2, encryptV2 } from '../vmk/envelope-v2.js';
-import { exists, readOptional, removeDurable, removeStaleTemps, renameDurable, writeFileAtomic } from './atomic-write.js';
+import { exists, readIfReadable, readOptional, removeDurable, removeStaleTemps, renameDurable, writeFileAtomic } from './atomic-write.js';
 import { parseKeyFile, wipeParsed, withParsedKeyFile } from './format.js';
 import type { KeyFilePaths } from './paths.js';
 import { serializePlaintext } from './plaintext.js';
@@ -36,8 +36,21 @@ export interface FileOps {
 /** A step that does nothing. */
 const nothing = (): Promise<void> => Promise.resolve();
 
+/** A synchronous file operation as a step (its exception a rejection), the shape tests inject failures into. */
+function asStep<A extends unknown[]>(operation: (...args: A) => void): (...args: A) => Promise<void> {
+  return (...args) =>
+    new Promise<void>((resolve) => {
+      operation(...args);
+      resolve();
+    });
+}
+
 /** The real, durable file operations. */
-export const DURABLE_FILE_OPS: FileOps = { writeFileAtomic, renameDurable, removeDurable };
+export const DURABLE_FILE_OPS: FileOps = {
+  writeFileAtomic: asStep(writeFileAtomic),
+  renameDurable: asStep(renameDurable),
+  removeDurable: asStep(removeDurable),
+};
 
 /** Decrypts freshly written bytes and compares them with what was meant to be written; throws KEYFILE_VERIFY_FAILED. */
 function verifyWritten(bytes: Buffer, name: string, format: KeyFileFormat, ikm: Buffer | undefined, salt: Buffer | undefined, secrets: InitSecrets): void {
@@ -75,15 +88,15 @@ function verifySalt(name: string, salt: Buffer): (written: Buffer) => void {
 
 /** What the key file currently is, for write planning (undefined when absent). */
 async function currentFormat(paths: KeyFilePaths): Promise<KeyFileFormat | undefined> {
-  const bytes = await readOptional(paths.keyFile);
+  const bytes = readOptional(paths.keyFile);
   if (bytes === undefined) return undefined;
   // An unreadable file might still be an edgex file someone can repair: treat it as depending on the salt.
   return withParsedKeyFile(bytes, paths.name, (parsed) => parsed.format).catch(() => 'edgex' as const);
 }
 
 /** True when the key file on disk now holds exactly `bytes` (the new file went in although a step failed). */
-async function keyFileHolds(paths: KeyFilePaths, bytes: Buffer): Promise<boolean> {
-  const now = await readOptional(paths.keyFile).catch(() => undefined);
+function keyFileHolds(paths: KeyFilePaths, bytes: Buffer): boolean {
+  const now = readIfReadable(paths.keyFile);
   try {
     return now?.equals(bytes) === true;
   } finally {
@@ -110,7 +123,7 @@ async function commitKeyFile(paths: KeyFilePaths, bytes: Buffer, steps: () => Pr
   try {
     await steps();
   } catch (err) {
-    if (await keyFileHolds(paths, bytes)) throw committedButFailed(paths, err);
+    if (keyFileHolds(paths, bytes)) throw committedButFailed(paths, err);
     await undo().catch(() => undefined);
     throw err;
   }
@@ -131,9 +144,9 @@ async function afterCommit(paths: KeyFilePaths, steps: () => Promise<void>): Pro
  */
 export async function writeKeyFiles(paths: KeyFilePaths, secrets: InitSecrets, options: WriteKeyFileOptions, ops: FileOps = DURABLE_FILE_OPS): Promise<Buffer> {
   const { format, ikm } = options;
-  await removeStaleTemps(paths.keyFile);
-  await removeStaleTemps(paths.saltFile);
-  await removeStaleTemps(paths.pendingSalt);
+  removeStaleTemps(paths.keyFile);
+  removeStaleTemps(paths.saltFile);
+  removeStaleTemps(paths.pendingSalt);
   if (format === 'edgex') {
     if (ikm === undefined) throw new SecretStoreError('INTERNAL', 'an edgex write without an IKM');
     return writeEdgex(paths, secrets, ikm, options.newSalt === true, ops);
@@ -169,10 +182,10 @@ export async function writeKeyFiles(paths: KeyFilePaths, secrets: InitSecrets, o
  */
 async function writeEdgex(paths: KeyFilePaths, secrets: InitSecrets, ikm: Buffer, newSalt: boolean, ops: FileOps): Promise<Buffer> {
   const previous = await currentFormat(paths);
-  const pendingExists = await exists(paths.pendingSalt);
+  const pendingExists = exists(paths.pendingSalt);
   let existing: Buffer | undefined;
   try {
-    existing = await readSalt(paths.saltFile, paths.saltName);
+    existing = readSalt(paths.saltFile, paths.saltName);
   } catch (err) {
     if (!isSecretStoreError(err, 'SALT_MALFORMED')) throw err;
     existing = undefined; // useless to anything; replaced below like a missing one
@@ -194,7 +207,7 @@ async function writeEdgex(paths: KeyFilePaths, secrets: InitSecrets, ikm: Buffer
       if (!reuse && previous !== 'edgex') {
         // Nothing depends on the current salt file (if any); still put it back if the key file cannot be written,
         // so a failed command leaves the folder exactly as it was.
-        const before = await readOptional(paths.saltFile);
+        const before = readOptional(paths.saltFile);
         undo = () => (before === undefined ? ops.removeDurable(paths.saltFile) : ops.writeFileAtomic(paths.saltFile, before, 0o600));
         await ops.writeFileAtomic(paths.saltFile, salt, 0o600, verifySalt(paths.saltName, salt));
       } else if (!reuse) {

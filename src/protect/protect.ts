@@ -89,8 +89,8 @@ export async function protectFile(options: ProtectOptions): Promise<ProtectResul
     });
     const out = options.out ?? options.file;
     // A protect killed between its temp file and the rename leaves that temp file; the rerun removes it.
-    await removeDeadWritersTemps(out);
-    await writeFileAtomic(out, document, 0o600);
+    removeDeadWritersTemps(out);
+    writeFileAtomic(out, document, 0o600);
     return { out, purpose, bytes: plaintext.length };
   } finally {
     wipe(plaintext);
@@ -107,8 +107,8 @@ export async function unprotectFile(options: ProtectOptions): Promise<ProtectRes
   const plaintext = await withIkm(options.ikmSource, (ikm) => Promise.resolve(unprotectBlob(ikm, purpose, document)));
   try {
     const out = options.out ?? options.file;
-    await removeDeadWritersTemps(out);
-    await writeFileAtomic(out, plaintext, 0o600);
+    removeDeadWritersTemps(out);
+    writeFileAtomic(out, plaintext, 0o600);
     return { out, purpose, bytes: plaintext.length };
   } finally {
     wipe(plaintext);

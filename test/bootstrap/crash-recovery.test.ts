@@ -48,7 +48,7 @@ test('killed after the key file\'s temp was synced, before its rename: the next 
     await writeFile(torn, whole.subarray(0, whole.length >> 1), { mode: 0o600 });
     const later = new Date(Date.now() + 5000);
     await utimes(torn, later, later);
-    await writeInitMarker({ dir: fx.keysDir }, fx.fake.url);
+    writeInitMarker({ dir: fx.keysDir }, fx.fake.url);
     fx.fake.seal();
     const r = await fx.run();
     assert.equal(r.initialState, 'sealed');

@@ -27,7 +27,7 @@ async function killedInWindow(fx: FlowFixture, control: FakeInitControl, attempt
   const loc = { dir: fx.keysDir };
   const { mkdir } = await import('node:fs/promises');
   await mkdir(fx.keysDir, { recursive: true, mode: 0o700 });
-  await writeInitMarker(loc, fx.fake.url, attempt);
+  writeInitMarker(loc, fx.fake.url, attempt);
   const init = await control.init(fx.config.secretShares, fx.config.secretThreshold, attempt);
   init.shares.forEach((s) => s.fill(0)); // gone with the killed process
   init.rootToken.fill(0);
@@ -132,7 +132,7 @@ test('the store was initialized by another request than the interrupted one: not
   await withFixture(async (fx, control) => {
     await killedInWindow(fx, control, randomBytes(32));
     // Our marker names another attempt than the one the store recorded.
-    await writeInitMarker({ dir: fx.keysDir }, fx.fake.url, randomBytes(32));
+    writeInitMarker({ dir: fx.keysDir }, fx.fake.url, randomBytes(32));
     await assert.rejects(fx.run({ initControl: () => control }), {
       code: 'STORE_INITIALIZED_NO_KEYFILE',
       message: /not started over automatically: the store was initialized by another request than the interrupted one/,

@@ -19,23 +19,25 @@ after(async () => {
 
 test('writes the data with mode 0600 and creates the folder 0700', async () => {
   const target = join(dir, 'new', 'file.json');
-  await writeFileAtomic(target, Buffer.from('hello\n'));
+  writeFileAtomic(target, Buffer.from('hello\n'));
   assert.equal(await readFile(target, 'utf8'), 'hello\n');
   assert.equal((await stat(target)).mode & 0o777, 0o600);
   assert.equal((await stat(join(dir, 'new'))).mode & 0o777, 0o700);
-  await writeFileAtomic(target, Buffer.from('again\n'));
+  writeFileAtomic(target, Buffer.from('again\n'));
   assert.equal(await readFile(target, 'utf8'), 'again\n');
   assert.deepEqual((await readdir(join(dir, 'new'))).sort(), ['file.json'], 'no temp file is left behind');
 });
 
 test('a verify callback that throws leaves the old file untouched and removes the temp file', async () => {
   const target = join(dir, 'verified.json');
-  await writeFileAtomic(target, Buffer.from('old'));
-  await assert.rejects(
-    writeFileAtomic(target, Buffer.from('new'), 0o600, (written) => {
-      assert.equal(written.toString(), 'new');
-      throw new Error('verification failed');
-    }),
+  writeFileAtomic(target, Buffer.from('old'));
+  assert.throws(
+    () => {
+      writeFileAtomic(target, Buffer.from('new'), 0o600, (written) => {
+        assert.equal(written.toString(), 'new');
+        throw new Error('verification failed');
+      });
+    },
     /verification failed/,
   );
   assert.equal(await readFile(target, 'utf8'), 'old');
@@ -46,7 +48,12 @@ test('a folder writable by everyone is refused', async () => {
   const open = join(dir, 'world');
   await mkdir(open);
   await chmod(open, 0o777);
-  await assert.rejects(writeFileAtomic(join(open, 'f'), Buffer.from('x')), { code: 'UNSAFE_PERMISSIONS', message: /writable by every user; chmod 700 it/ });
+  assert.throws(
+    () => {
+      writeFileAtomic(join(open, 'f'), Buffer.from('x'));
+    },
+    { code: 'UNSAFE_PERMISSIONS', message: /writable by every user; chmod 700 it/ },
+  );
 });
 
 test('removeStaleTemps removes only the temp files of that target, by their exact name pattern', async () => {
@@ -56,7 +63,7 @@ test('removeStaleTemps removes only the temp files of that target, by their exac
   // Not ours: another target, a name that only starts like ours, a different suffix shape.
   const others = ['.other.tmp-1-abcdef012345', '.resp-init.json.tmp-1-abc', '.resp-init.json.tmp-x-abcdef012345', '.resp-init.json.tmp-1-abcdef012345.bak', 'resp-init.json.tmp-1-abcdef012345'];
   for (const name of [...ours, ...others]) await writeFile(join(sub, name), 'x');
-  assert.equal(await removeStaleTemps(join(sub, 'resp-init.json')), ours.length);
+  assert.equal(removeStaleTemps(join(sub, 'resp-init.json')), ours.length);
   assert.deepEqual((await readdir(sub)).sort(), [...others].sort());
   for (const name of ours) assert.equal(isTempOf(name, 'resp-init.json'), true, name);
   for (const name of others) assert.equal(isTempOf(name, join(sub, 'resp-init.json')), false, name);
@@ -72,7 +79,7 @@ test('removeDeadWritersTemps removes the temp files of writers that are gone and
   const live = `.tls.key.tmp-${String(process.ppid)}-0123456789ab`; // our parent is running
   const mine = `.tls.key.tmp-${String(process.pid)}-00112233aabb`;
   for (const name of [dead, live, mine]) await writeFile(join(sub, name), 'x');
-  assert.equal(await removeDeadWritersTemps(join(sub, 'tls.key')), 1);
+  assert.equal(removeDeadWritersTemps(join(sub, 'tls.key')), 1);
   assert.deepEqual((await readdir(sub)).sort(), [live, mine].sort());
 });
 

@@ -27,7 +27,7 @@ const names = async (dir: string): Promise<string[]> => (await readdir(dir)).sor
 for (const format of ['v2', 'edgex', 'plaintext'] as const) {
   test(`prepare then commit (${format}): the file reads back, 0600, no temp left; edgex salt written at prepare`, async () => {
     await withDir(async (dir) => {
-      const prepared = await prepareFirstKeyFile({ dir }, format === 'plaintext' ? { format } : { format, ikm });
+      const prepared = prepareFirstKeyFile({ dir }, format === 'plaintext' ? { format } : { format, ikm });
       const before = await names(dir);
       assert.equal(before.filter((n) => n.startsWith('.resp-init.json.tmp-')).length, 1, 'the temp file exists before the commit');
       assert.equal(before.includes('kdf-salt.dat'), format === 'edgex');
@@ -46,10 +46,10 @@ for (const format of ['v2', 'edgex', 'plaintext'] as const) {
 
 test('discard (init failed) and a failed commit leave no temp file and no key file', async () => {
   await withDir(async (dir) => {
-    const a = await prepareFirstKeyFile({ dir }, { format: 'v2', ikm });
+    const a = prepareFirstKeyFile({ dir }, { format: 'v2', ikm });
     a.discard();
     assert.deepEqual((await names(dir)).filter((n) => n.includes('.tmp-') || n === 'resp-init.json'), []);
-    const b = await prepareFirstKeyFile({ dir }, { format: 'v2', ikm });
+    const b = prepareFirstKeyFile({ dir }, { format: 'v2', ikm });
     await mkdir(join(dir, 'resp-init.json')); // the rename onto it fails
     assert.throws(() => b.commitSync(secrets()), { code: 'IO', message: /cannot write .*resp-init\.json/ });
     b.discard();
@@ -62,16 +62,16 @@ test('prepare refuses when a key file exists, and removes stale temps of earlier
   await withDir(async (dir) => {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await writeFile(join(dir, '.resp-init.json.tmp-12345-0123456789ab'), 'torn');
-    const p = await prepareFirstKeyFile({ dir }, { format: 'v2', ikm });
+    const p = prepareFirstKeyFile({ dir }, { format: 'v2', ikm });
     assert.ok(!(await names(dir)).includes('.resp-init.json.tmp-12345-0123456789ab'));
     p.commitSync(secrets()).fill(0);
-    await assert.rejects(prepareFirstKeyFile({ dir }, { format: 'v2', ikm }), { code: 'IO', message: /already exists/ });
+    assert.throws(() => prepareFirstKeyFile({ dir }, { format: 'v2', ikm }), { code: 'IO', message: /already exists/ });
   });
 });
 
 test('invalid shares are refused at commit (USAGE), the temp file removed', async () => {
   await withDir(async (dir) => {
-    const p = await prepareFirstKeyFile({ dir }, { format: 'v2', ikm });
+    const p = prepareFirstKeyFile({ dir }, { format: 'v2', ikm });
     assert.throws(() => p.commitSync({ shares: [] }), { code: 'USAGE' });
     assert.deepEqual((await names(dir)).filter((n) => n.includes('.tmp-')), []);
   });
@@ -81,7 +81,7 @@ for (const format of ['v2', 'edgex'] as const) {
   test(`adoption (${format}): a whole synced temp file is renamed into place; the IKM is fetched only for it`, async () => {
     await withDir(async (dir) => {
       const s = secrets();
-      const p = await prepareFirstKeyFile({ dir }, { format, ikm });
+      const p = prepareFirstKeyFile({ dir }, { format, ikm });
       p.commitSync(s).fill(0);
       const temp = join(dir, '.resp-init.json.tmp-99999-abcdefabcdef');
       await rename(join(dir, 'resp-init.json'), temp);

@@ -58,7 +58,7 @@ export async function runEscrow(ctx: CommandContext, argv: string[]): Promise<nu
     }
     payload = serializeEscrow(secrets, new Date());
     const encrypted = await encryptToRecipients(payload, recipients);
-    await writeFileAtomic(out, encrypted, 0o600);
+    writeFileAtomic(out, encrypted, 0o600);
     const extras = [secrets.threshold === undefined ? undefined : `threshold ${secrets.threshold}`, secrets.rootToken === undefined ? undefined : 'root token'];
     const what = [`${secrets.shares.length} share${secrets.shares.length === 1 ? '' : 's'}`, ...extras.filter((x) => x !== undefined)].join(', ');
     ctx.out(`escrowed ${what} to ${out} for ${recipients.length} recipient${recipients.length === 1 ? '' : 's'}; copy it off the device, keep the identity offline\n`);

@@ -147,8 +147,8 @@ async function statIfPresent(path: string): Promise<Stats | undefined> {
 
 /** Replaces `path` atomically with `data`, keeping `old`'s mode and owner. */
 async function replaceKeeping(path: string, data: Buffer, old: Stats): Promise<void> {
-  await ensureSecretDir(dirname(path));
-  const tmp = await writeTempFile(path, data, old.mode & 0o7777);
+  ensureSecretDir(dirname(path));
+  const tmp = writeTempFile(path, data, old.mode & 0o7777);
   try {
     if (old.uid !== process.getuid?.() || old.gid !== process.getgid?.()) {
       try {
@@ -161,7 +161,7 @@ async function replaceKeeping(path: string, data: Buffer, old: Stats): Promise<v
         );
       }
     }
-    await renameDurable(tmp, path);
+    renameDurable(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     throw err;

@@ -46,7 +46,7 @@ export async function writeTokenFile(outputDir: string, service: string, filenam
   }
   const bytes = Buffer.from(sortedJson(loginAnswer) + '\n', 'utf8');
   try {
-    await writeFileAtomic(path, bytes, 0o600);
+    writeFileAtomic(path, bytes, 0o600);
   } finally {
     bytes.fill(0);
   }
