@@ -3,17 +3,17 @@
  * itself does not look for them: it writes them out from its assets (src/assets.ts; `hooks install`, the demo),
  * which also works from the single executable, where no `hooks/` folder exists.
  */
-import { access, constants } from 'node:fs/promises';
+import { accessSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SecretStoreError } from '../errors.js';
 
 /** Finds `hooks/<name>` walking up from `start` (works from dist/ and from any build folder). */
-export async function findHook(start: string, name: string): Promise<string> {
+export function findHook(start: string, name: string): string {
   let dir = start;
   for (let i = 0; i < 8; i++) {
     const candidate = join(dir, 'hooks', name);
     try {
-      await access(candidate, constants.X_OK);
+      accessSync(candidate, constants.X_OK);
       return candidate;
     } catch {
       // keep walking up

@@ -75,6 +75,7 @@ import { INIT_MARKER, readInitMarker, removeInitMarker, writeInitMarker, type In
 import { INIT_ATTEMPT_BYTES, attemptHash, httpInitControl, type StoreInitControl } from './init-control.js';
 // EdgeX's duties (src/edgex/edgex-setup.ts and the ~25 modules under it) load only for an EdgeX configuration.
 import type { EdgexSetupPlan, EdgexSetupResult, applyEdgexSetup } from '../edgex/edgex-setup.js';
+import { monotonicMs } from '../clock.js';
 
 /** Inputs of {@link runBootstrap}. */
 export interface BootstrapOptions {
@@ -280,12 +281,12 @@ async function firstBoot(ctx: FlowContext, run: RunState, target: VaultClient): 
       if (!isSecretStoreError(err, 'STORE_ERROR')) run.initUncertain = true;
       else {
         run.initRefused = target;
-        if (!run.initUncertain) await removeInitMarker(loc);
+        if (!run.initUncertain) removeInitMarker(loc);
       }
       throw err;
     }
     // ── The first-boot window opens: the shares exist only in this process. Until it closes: no await, no log. ──
-    const answered = performance.now();
+    const answered = monotonicMs();
     const toSave: InitSecrets = { shares: init.shares, threshold: config.secretThreshold };
     if (!config.revokeRootTokens) toSave.rootToken = init.rootToken;
     else wipe(init.rootToken);
@@ -295,7 +296,7 @@ async function firstBoot(ctx: FlowContext, run: RunState, target: VaultClient): 
     } catch (err) {
       failure = err instanceof Error ? err : new SecretStoreError('INTERNAL', 'the key-file write failed');
     }
-    const windowMs = performance.now() - answered;
+    const windowMs = monotonicMs() - answered;
     // ── The window is closed (or the write failed: then the retries below, the shares still in memory). ──
     try {
       // Durable and verified BEFORE any unseal (EdgeX defect 1); retried, as these shares exist nowhere else.
@@ -308,7 +309,7 @@ async function firstBoot(ctx: FlowContext, run: RunState, target: VaultClient): 
       wipeSecrets(toSave);
       throw err;
     }
-    await removeInitMarker(loc);
+    removeInitMarker(loc);
     return toSave;
   } finally {
     prepared.discard();
@@ -344,7 +345,7 @@ async function startOverAbandonedInit(ctx: FlowContext, node: VaultClient, marke
     node: initNode.address,
     interrupted: marker.time,
   });
-  await removeInitMarker(loc);
+  removeInitMarker(loc);
   return { done: true };
 }
 
@@ -358,7 +359,7 @@ async function loadExisting(ctx: FlowContext, run: RunState, node: VaultClient):
   let loaded = await loadSecrets(access);
   if (loaded === undefined && (await recoverInterruptedSave(access))) loaded = await loadSecrets(access);
   if (loaded === undefined) {
-    const marker = await readInitMarker(loc);
+    const marker = readInitMarker(loc);
     if (!run.startedOver) {
       const outcome = await startOverAbandonedInit(ctx, node, marker);
       if (outcome.done) {
@@ -374,7 +375,7 @@ async function loadExisting(ctx: FlowContext, run: RunState, node: VaultClient):
     throw initializedNoKeyFile(node, loc, marker);
   }
   // A marker beside a readable key file is from a crash after the save: nothing was lost.
-  await removeInitMarker(loc);
+  removeInitMarker(loc);
   run.secrets = loaded.secrets;
   run.rewritten = loaded.rewritten;
   return true;
@@ -542,7 +543,7 @@ async function provision(ctx: FlowContext, run: RunState, secrets: InitSecrets):
       adminTokenPath: issued.path,
       adminTokenAccessor: issued.accessor,
       rootTokensRevoked,
-      totalMs: performance.now() - ctx.started,
+      totalMs: monotonicMs() - ctx.started,
       hookMs: ikm.hookMs,
       ...(edgex === undefined ? {} : { edgex }),
     };
@@ -568,11 +569,11 @@ async function provision(ctx: FlowContext, run: RunState, secrets: InitSecrets):
 /** Runs the boot flow once; resolves when the store is initialized, unsealed and provisioned. */
 export async function runBootstrap(options: BootstrapOptions): Promise<BootstrapResult> {
   const { config, log, signal } = options;
-  const started = performance.now();
+  const started = monotonicMs();
   const loc = keyFileLocation(config);
   const ikm = new LazyIkm(options.ikmSource);
   const access: KeyFileAccess = { loc, ikm, format: config.keyFileFormat, revokeRootTokens: config.revokeRootTokens, log };
-  const clients = await makeClients(config, log, signal);
+  const clients = makeClients(config, log, signal);
   const primary = clients[0];
   if (primary === undefined) throw new SecretStoreError('CONFIG', 'no secret store address configured');
   log.info('bootstrap starting', {

@@ -7,6 +7,7 @@
 import { SecretStoreError } from '../errors.js';
 import { wipe } from '../crypto.js';
 import type { IkmSource } from '../vmk/ikm-hook.js';
+import { monotonicMs } from '../clock.js';
 
 /** A run-scoped holder of the IKM. */
 export class LazyIkm {
@@ -66,9 +67,9 @@ export class LazyIkm {
     if (this.pending === undefined) {
       const source = this.source;
       if (source === undefined) return Promise.reject(new SecretStoreError('INTERNAL', 'no IKM source'));
-      const started = performance.now();
+      const started = monotonicMs();
       this.pending = source.getIkm().then((ikm) => {
-        this.fetchMs = performance.now() - started;
+        this.fetchMs = monotonicMs() - started;
         return ikm;
       });
     }

@@ -11,7 +11,7 @@
  * Written atomically (temp file + rename); a temp file a kill leaves behind is removed by the next run
  * (removeCrashLeftovers, under the key-file lock).
  */
-import { readFile, rm } from 'node:fs/promises';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyFileLocation } from '../keyfile/keyfile.js';
 import { writeFileAtomic } from '../keyfile/atomic-write.js';
@@ -37,15 +37,15 @@ export function writeInitMarker(loc: KeyFileLocation, node: string, attempt?: Bu
 }
 
 /** Removes the marker once the key file is durable. */
-export async function removeInitMarker(loc: KeyFileLocation): Promise<void> {
-  await rm(join(loc.dir, INIT_MARKER), { force: true });
+export function removeInitMarker(loc: KeyFileLocation): void {
+  rmSync(join(loc.dir, INIT_MARKER), { force: true });
 }
 
 /** The marker left by an interrupted init, if any (a damaged marker counts as present, with unknown fields). */
-export async function readInitMarker(loc: KeyFileLocation): Promise<InitMarker | undefined> {
+export function readInitMarker(loc: KeyFileLocation): InitMarker | undefined {
   let text: string;
   try {
-    text = await readFile(join(loc.dir, INIT_MARKER), 'utf8');
+    text = readFileSync(join(loc.dir, INIT_MARKER), 'utf8');
   } catch {
     return undefined;
   }

@@ -20,6 +20,7 @@ import {
   type KeyFileSummary,
 } from '../keyfile/keyfile.js';
 import type { LazyIkm } from './ikm.js';
+import { monotonicMs } from '../clock.js';
 
 /** How the flow reaches the key file. */
 export interface KeyFileAccess {
@@ -156,7 +157,7 @@ export interface LoadedSecrets {
  * encrypted and no hook is set, or the IKM is wrong (readKeyFile's KEYFILE_WRONG_IKM).
  */
 export async function loadSecrets(access: KeyFileAccess): Promise<LoadedSecrets | undefined> {
-  const started = performance.now();
+  const started = monotonicMs();
   const found = await inspectKeyFile(access.loc);
   if (found === undefined) return undefined;
   if (found.encrypted && !access.ikm.configured) throw encryptedNoHook(found.path);
@@ -165,7 +166,7 @@ export async function loadSecrets(access: KeyFileAccess): Promise<LoadedSecrets 
   const { secrets, summary } = await readKeyFile(access.loc, ikm);
   try {
     // Time to read and decrypt, the hook's own time excluded (reported apart by the flow).
-    const ms = performance.now() - started - ((access.ikm.hookMs ?? 0) - hookBefore);
+    const ms = monotonicMs() - started - ((access.ikm.hookMs ?? 0) - hookBefore);
     access.log.info('key file loaded', {
       path: summary.path,
       format: summary.format,

@@ -44,7 +44,7 @@ export interface StatusReport {
 
 /** Gathers the report; unreachable nodes and unreadable key files are reported, not thrown. */
 export async function gatherStatus(config: SecretStoreConfig, env: NodeJS.ProcessEnv, log: Logger): Promise<StatusReport> {
-  const clients = await makeClients({ ...config, requestTimeoutSeconds: Math.min(config.requestTimeoutSeconds, 5) }, log);
+  const clients = makeClients({ ...config, requestTimeoutSeconds: Math.min(config.requestTimeoutSeconds, 5) }, log);
   const nodes = await Promise.all(
     clients.map(async (client): Promise<NodeStatus> => {
       // The seal status has the unseal progress, the health the HA role; both are unauthenticated GETs. Health is

@@ -220,7 +220,7 @@ export async function runWatch(options: WatchOptions): Promise<void> {
 }
 
 async function watchLoop(options: WatchOptions & { keptIkm: KeptIkm }): Promise<void> {
-  const clients = await makeClients(options.config, options.log, options.signal);
+  const clients = makeClients(options.config, options.log, options.signal);
   const clock = options.clock ?? REAL_CLOCK;
   const maxBackoff = options.maxBackoffMs ?? 300_000;
   /** Consecutive failures other than "not answering", per node (they drive the backoff). */

@@ -27,7 +27,7 @@
  * Relative paths resolve against the working directory. The program's own folder is not searched, so an installed
  * copy never picks up a stray file. A candidate of 3 or 4 that exists but cannot be read is an error, not skipped.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { SecretStoreError, describeCause } from '../errors.js';
 import { edgexSettingsFrom, type EdgexSettings } from './edgex-settings.js';
@@ -122,7 +122,7 @@ type Raw = Partial<Record<Key, unknown>>;
 async function readYamlDocument(path: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new SecretStoreError('CONFIG', `cannot read configuration file ${path} (${describeCause(err)})`);
   }
@@ -304,9 +304,9 @@ function locationPart(env: NodeJS.ProcessEnv, envName: string, flag: string | un
 }
 
 /** False only when nothing is at `path` (a path that exists but cannot be examined counts: reading it says why). */
-async function exists(path: string): Promise<boolean> {
+function exists(path: string): boolean {
   try {
-    await stat(path);
+    statSync(path);
     return true;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -322,11 +322,11 @@ async function exists(path: string): Promise<boolean> {
  * @throws SecretStoreError CONFIG when a file asked for explicitly does not exist (naming the exact path tried), or
  *   when `-cf`/`EDGEX_CONFIG_FILE` is an http(s) URL (EdgeX can load one; this program cannot).
  */
-export async function resolveConfigPath(location: ConfigLocation, env: NodeJS.ProcessEnv, cwd: string): Promise<string | undefined> {
+export function resolveConfigPath(location: ConfigLocation, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(cwd, p));
   if (location.config !== undefined && location.config !== '') {
     const path = abs(location.config);
-    if (!(await exists(path))) throw new SecretStoreError('CONFIG', `cannot read configuration file ${path} (no such file; named by --config)`);
+    if (!exists(path)) throw new SecretStoreError('CONFIG', `cannot read configuration file ${path} (no such file; named by --config)`);
     return path;
   }
   const dir = locationPart(env, 'EDGEX_CONFIG_DIR', location.configDir, '-cd/--configDir');
@@ -339,21 +339,21 @@ export async function resolveConfigPath(location: ConfigLocation, env: NodeJS.Pr
     }
     // filepath.Join(configDir, profile + "/", configFile), as go-mod-bootstrap composes it.
     const path = abs(join(dir?.value ?? EDGEX_DEFAULT_CONFIG_DIR, profile?.value ?? '', name));
-    if (!(await exists(path))) {
+    if (!exists(path)) {
       const from = [dir, profile, file].filter((p) => p !== undefined).map((p) => p.from);
       throw new SecretStoreError('CONFIG', `cannot read configuration file ${path} (no such file; from ${from.join(', ')})`);
     }
     return path;
   }
   for (const candidate of [join(cwd, EDGEX_DEFAULT_CONFIG_FILE), join(cwd, EDGEX_DEFAULT_CONFIG_DIR, EDGEX_DEFAULT_CONFIG_FILE)]) {
-    if (await exists(candidate)) return candidate;
+    if (exists(candidate)) return candidate;
   }
   return undefined;
 }
 
 /** Loads the configuration: file (see the module comment for which), then env (`SECRETSTORE_*`, EdgeX's), then flags. */
 export async function loadConfig(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, cwd: string): Promise<LoadedConfig> {
-  const path = await resolveConfigPath(
+  const path = resolveConfigPath(
     { config: overrides.configPath, configDir: overrides.configDir, configFile: overrides.configFile, profile: overrides.profile },
     env,
     cwd,

@@ -4,13 +4,12 @@
  * TokenProviderAdminTokenPath (folder 0700, file 0600, atomic). A new token is issued on every boot (the previous
  * one's accessor is read from the old file and revoked once the new file is in place).
  */
-import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SecretStoreError, describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { VaultClient } from '../vault/client.js';
 import { writeFileAtomic } from '../keyfile/atomic-write.js';
-import { settleAll } from '../settle.js';
 
 /** The policy name EdgeX uses. */
 export const TOKEN_CREATOR_POLICY_NAME = 'privileged-token-creator';
@@ -60,10 +59,10 @@ path "sys/auth" {
 `;
 
 /** The accessor recorded in an existing token file, if it is one of ours and readable. */
-async function previousAccessor(path: string, log: Logger): Promise<string | undefined> {
+function previousAccessor(path: string, log: Logger): string | undefined {
   let raw: Buffer;
   try {
-    raw = await readFile(path);
+    raw = readFileSync(path);
   } catch {
     return undefined;
   }
@@ -119,17 +118,14 @@ export async function issueAdminToken(
   flavor: AdminTokenFlavor = DEFAULT_ADMIN_TOKEN,
 ): Promise<IssuedToken & { token: string }> {
   const policyName = flavor.policyName ?? TOKEN_CREATOR_POLICY_NAME;
-  const [, previous] = await settleAll([
-    client.putPolicy(rootToken, policyName, flavor.policy).then(() => {
-      log.info('policy written', { policy: policyName });
-    }),
-    previousAccessor(path, log),
-  ] as const);
+  const previous = previousAccessor(path, log);
+  await client.putPolicy(rootToken, policyName, flavor.policy);
+  log.info('policy written', { policy: policyName });
   const { auth, response } = await client.createToken(rootToken, flavor.request, flavor.orphanEndpoint);
   const dir = dirname(path);
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await chmod(dir, 0o700);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
   } catch (err) {
     throw new SecretStoreError('IO', `cannot create folder ${dir} for the token-issuing token (${describeCause(err)})`);
   }

@@ -10,12 +10,17 @@
  * in a row (docs/packaging.md, "Start-up"). The one asynchronous call, {@link fsyncDir}, is for the store, whose
  * event loop must keep serving while its storage syncs a folder.
  */
-import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { close, closeSync, fchmodSync, fsync, fsyncSync, mkdirSync, open, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from '../crypto.js';
 import { SecretStoreError, describeCause } from '../errors.js';
 import { pidAlive } from './process-alive.js';
+
+// node:fs's callbacks, not node:fs/promises: this module is on the boot path (test/cli/boot-imports.test.ts).
+const openAsync = promisify(open);
+const fsyncAsync = promisify(fsync);
+const closeAsync = promisify(close);
 
 /** Mode of files holding secrets. */
 export const SECRET_FILE_MODE = 0o600;
@@ -57,11 +62,11 @@ export function fsyncDirSync(dir: string): void {
 
 /** {@link fsyncDirSync} through the thread pool: for the store, whose event loop keeps serving meanwhile. */
 export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+  const fd = await openAsync(dir, 'r');
   try {
-    await handle.sync();
+    await fsyncAsync(fd);
   } finally {
-    await handle.close();
+    await closeAsync(fd);
   }
 }
 

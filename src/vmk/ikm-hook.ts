@@ -5,8 +5,7 @@
  * its whole process group.
  */
 import { spawn } from 'node:child_process';
-import { constants as fsConstants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { SecretStoreError, describeCause } from '../errors.js';
 import { wipe } from '../crypto.js';
@@ -70,7 +69,7 @@ export function hookOptionsFromEnv(env: NodeJS.ProcessEnv): HookOptions | undefi
 }
 
 /** Checks the path before running anything: absolute, an existing regular file, executable by us. */
-async function checkHookPath(path: string): Promise<void> {
+function checkHookPath(path: string): void {
   if (!isAbsolute(path)) {
     throw new SecretStoreError(
       'HOOK_INVALID_PATH',
@@ -79,7 +78,7 @@ async function checkHookPath(path: string): Promise<void> {
   }
   let info;
   try {
-    info = await stat(path);
+    info = statSync(path);
   } catch (err) {
     throw new SecretStoreError('HOOK_INVALID_PATH', `the IKM hook ${path} cannot be found (${describeCause(err)}); check EDGEX_IKM_HOOK`, {
       cause: err,
@@ -89,7 +88,7 @@ async function checkHookPath(path: string): Promise<void> {
     throw new SecretStoreError('HOOK_INVALID_PATH', `the IKM hook ${path} is not a regular file; point EDGEX_IKM_HOOK at the executable`);
   }
   try {
-    await access(path, fsConstants.X_OK);
+    accessSync(path, fsConstants.X_OK);
   } catch (err) {
     throw new SecretStoreError('HOOK_INVALID_PATH', `the IKM hook ${path} is not executable; chmod +x it (${describeCause(err)})`, {
       cause: err,
@@ -162,7 +161,7 @@ export async function runIkmHook(options: HookOptions): Promise<Buffer> {
   }
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new SecretStoreError('CONFIG', 'the hook timeout must be a positive number of milliseconds');
   if (!Number.isSafeInteger(maxOutput) || maxOutput <= 0) throw new SecretStoreError('CONFIG', 'the hook output cap must be a positive number of bytes');
-  await checkHookPath(path);
+  checkHookPath(path);
 
   // One buffer for all of stdout, so the secret is never spread over chunks we cannot find again; +1 to see overflow.
   const out = Buffer.alloc(maxOutput + 1);

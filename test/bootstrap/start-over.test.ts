@@ -145,7 +145,7 @@ test('a store without the contract (Vault/OpenBao): said exactly as before — w
   await withFixture(async (fx, control) => {
     control.supported = false;
     await killedInWindow(fx, control, undefined); // no attempt id: the store did not advertise the contract
-    const marker = await readInitMarker({ dir: fx.keysDir });
+    const marker = readInitMarker({ dir: fx.keysDir });
     assert.equal(marker?.attempt, undefined);
     await assert.rejects(fx.run({ initControl: () => control }), (err: unknown) => {
       assert.ok(isSecretStoreError(err, 'STORE_INITIALIZED_NO_KEYFILE'));

@@ -247,11 +247,11 @@ test('resolveConfigPath: --config, then EdgeX env over EdgeX flags (dir/profile/
   };
   try {
     // Nothing asked for, nothing there: built-in defaults.
-    assert.equal(await resolveConfigPath({}, {}, dir), undefined);
+    assert.equal(resolveConfigPath({}, {}, dir), undefined);
     const res = await put('res/configuration.yaml');
-    assert.equal(await resolveConfigPath({}, {}, dir), res, "EdgeX's default location");
+    assert.equal(resolveConfigPath({}, {}, dir), res, "EdgeX's default location");
     const cwdFile = await put('configuration.yaml');
-    assert.equal(await resolveConfigPath({}, {}, dir), cwdFile, './configuration.yaml first');
+    assert.equal(resolveConfigPath({}, {}, dir), cwdFile, './configuration.yaml first');
 
     const files = {
       mine: await put('mine.yaml'),
@@ -287,7 +287,7 @@ test('resolveConfigPath: --config, then EdgeX env over EdgeX flags (dir/profile/
       ['mixed: env dir, flag profile and file', { profile: 'docker', configFile: 'other.yaml' }, { EDGEX_CONFIG_DIR: 'conf' }, files.all],
     ];
     for (const [name, location, env, expected] of table) {
-      assert.equal(await resolveConfigPath(location, env, dir), expected, name);
+      assert.equal(resolveConfigPath(location, env, dir), expected, name);
     }
 
     // Asked for explicitly but missing: a CONFIG error naming the exact path tried (and what named it); the
@@ -300,19 +300,19 @@ test('resolveConfigPath: --config, then EdgeX env over EdgeX flags (dir/profile/
       [{ configDir: 'conf', profile: 'docker' }, { EDGEX_CONFIG_FILE: 'y.yaml' }, join(dir, 'conf/docker/y.yaml'), /EDGEX_CONFIG_FILE=y\.yaml/],
     ];
     for (const [location, env, path, named] of missing) {
-      await assert.rejects(
-        resolveConfigPath(location, env, dir),
+      assert.throws(
+        () => resolveConfigPath(location, env, dir),
         (err: unknown) => isSecretStoreError(err, 'CONFIG') && err.message.includes(path) && named.test(err.message),
         JSON.stringify({ location, env }),
       );
     }
     // go-mod-bootstrap's filepath.Join: an absolute -cf is still joined under the config dir.
-    await assert.rejects(
-      resolveConfigPath({ configFile: '/etc/x.yaml' }, {}, dir),
+    assert.throws(
+      () => resolveConfigPath({ configFile: '/etc/x.yaml' }, {}, dir),
       (err: unknown) => isSecretStoreError(err, 'CONFIG') && err.message.includes(join(dir, 'res/etc/x.yaml')),
     );
-    await assert.rejects(
-      resolveConfigPath({ configFile: 'https://config.example/configuration.yaml' }, {}, dir),
+    assert.throws(
+      () => resolveConfigPath({ configFile: 'https://config.example/configuration.yaml' }, {}, dir),
       (err: unknown) => isSecretStoreError(err, 'CONFIG') && /URL/.test(err.message),
     );
   } finally {

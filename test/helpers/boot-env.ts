@@ -12,7 +12,7 @@ import { makeTempDir, removeTempDir } from './tmp.js';
 import { runCli, type CliResult, type RunCliOptions } from './cli.js';
 
 /** The software IKM hook used by the tests (found walking up, so dist/ and .build/<name>/ both work). */
-export const IKM_DEV = await findHook(fileURLToPath(new URL('.', import.meta.url)), 'ikm-dev');
+export const IKM_DEV = findHook(fileURLToPath(new URL('.', import.meta.url)), 'ikm-dev');
 
 /** A test device. */
 export interface BootEnv {

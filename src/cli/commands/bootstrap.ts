@@ -164,7 +164,7 @@ async function serveAfterBoot(
       ]);
       const provider = await loadTokenProviderSettings(configDirFromArgs(config.edgex.tokenProviderArgs), ctx.env, ctx.cwd);
       // The re-issue service talks to the node the boot found active (a cluster's standbys would forward anyway).
-      const clients = await makeClients(config, ctx.log, ctx.signal);
+      const clients = makeClients(config, ctx.log, ctx.signal);
       const client = clients.find((c) => c.address === activeNode) ?? clients[0];
       if (client === undefined) throw new SecretStoreError('CONFIG', 'no secret store address configured');
       reissue = await startLongRun({ config, client, shares, provider, log: ctx.log });

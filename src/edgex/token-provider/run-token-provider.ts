@@ -17,6 +17,7 @@ import { loadTokenConfig } from '../services/token-config.js';
 import type { TokenProviderSettings } from './provider-settings.js';
 import { provisionServiceIdentity, userPassAccessor, type IdentitySettings } from './service-identity.js';
 import { writeTokenFile } from './token-file.js';
+import { monotonicMs } from '../../clock.js';
 
 /** One service's outcome (never its token or password). */
 export interface ProvidedToken {
@@ -65,7 +66,7 @@ export async function runTokenProvider(
   };
   const out: ProvidedToken[] = [];
   for (const svc of services) {
-    const started = performance.now();
+    const started = monotonicMs();
     const policy = servicePolicyDocument(svc.name, svc.entry, version);
     let answer: Record<string, unknown>;
     try {
@@ -78,7 +79,7 @@ export async function runTokenProvider(
     if (svc.entry.file_permissions !== undefined) await applyFilePermissions(path, svc.entry.file_permissions);
     const provided: ProvidedToken = { service: svc.name, path, accessor: String(auth['accessor']), entityId: String(auth['entity_id']) };
     out.push(provided);
-    log.info('service token written', { ...provided, ms: Math.round(performance.now() - started) });
+    log.info('service token written', { ...provided, ms: Math.round(monotonicMs() - started) });
   }
   return out;
 }
