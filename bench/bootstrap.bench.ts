@@ -71,7 +71,7 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'sss-bench-'));
-  const hook = await findHook(dirname(fileURLToPath(import.meta.url)), 'ikm-dev');
+  const hook = findHook(dirname(fileURLToPath(import.meta.url)), 'ikm-dev');
   const store = await startStoreProcess({ cliMain: CLI_MAIN, dataDir: join(root, 'data') });
   try {
     const ikmHex = randomBytes(32).toString('hex');

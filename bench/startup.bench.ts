@@ -190,7 +190,7 @@ async function main(): Promise<void> {
   const version = new Map<string, Sample[]>(programs.map((p) => [p.name, []]));
   const boot = new Map<string, Sample[]>(programs.map((p) => [p.name, []]));
   try {
-    const hook = await findHook(dirname(fileURLToPath(import.meta.url)), 'ikm-dev');
+    const hook = findHook(dirname(fileURLToPath(import.meta.url)), 'ikm-dev');
     const ikmFile = join(root, 'ikm.hex');
     await writeFile(ikmFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
     const work = join(root, 'cwd'); // no configuration.yaml here: settings from the environment
