@@ -187,6 +187,16 @@ async function main(): Promise<void> {
   const bare: Sample[] = [];
   const floorRuns: Sample[] = [];
   let bootRequests = 16; // until the first sealed boot of the executable has been counted
+  let countedStore: StoreProcess | undefined;
+  // The floor makes as many requests as the last sealed boot of the executable did: the lines of its store's request
+  // log, counted once that store has stopped (its last lines may still be in the pipe when the boot exits).
+  const stopStore = async (): Promise<void> => {
+    await store?.stop();
+    if (store !== undefined && store === countedStore) {
+      bootRequests = store.output().split('\n').filter((l) => REQUEST_LINE.test(l)).length;
+      countedStore = undefined;
+    }
+  };
   const version = new Map<string, Sample[]>(programs.map((p) => [p.name, []]));
   const boot = new Map<string, Sample[]>(programs.map((p) => [p.name, []]));
   try {
@@ -221,14 +231,13 @@ async function main(): Promise<void> {
         for (const p of order) {
           const [file, ...prefix] = p.command;
           version.get(p.name)?.push(await measure(file, [...prefix, '--version'], quiet, work));
-          await store.stop();
+          await stopStore();
           store = await startStoreProcess({ command: [exe], dataDir, env: storeEnv, listen });
           boot.get(p.name)?.push(await measure(file, [...prefix, ...bootArgs], env, work));
-          // The floor makes as many requests as a sealed boot of the executable did (its store's request log).
-          if (p.name === 'executable') bootRequests = store.output().split('\n').filter((l) => REQUEST_LINE.test(l)).length;
+          if (p.name === 'executable') countedStore = store;
         }
       }
-      await store.stop();
+      await stopStore();
       store = undefined;
       process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
     }
