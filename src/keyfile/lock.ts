@@ -178,11 +178,25 @@ export interface FileLock {
   release(): Promise<void>;
 }
 
+/** A lock file's text; undefined when it is gone (released meanwhile); IO when it cannot be read. */
+function readLockText(lockPath: string): string | undefined {
+  try {
+    return readFileSync(lockPath, 'utf8');
+  } catch (err) {
+    if (describeCause(err) === 'ENOENT') return undefined;
+    throw new SecretStoreError('IO', `cannot read the lock file ${lockPath} (${describeCause(err)}); check the owner and permissions of its folder`, { cause: err });
+  }
+}
+
+/** How many times in a row a waiter looks again at once (a lock released or broken meanwhile) before it sleeps. */
+const IMMEDIATE_RETRIES = 3;
+
 /** Takes the lock file, waiting (polling with backoff) while a live owner holds it, until `timeoutMs`. */
 async function acquire(lockPath: string, options: LockOptions): Promise<void> {
   const me = currentOwner();
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   let delay = 5;
+  let immediate = 0;
   for (;;) {
     let created: boolean;
     if (processHeld.has(lockPath)) {
@@ -195,22 +209,27 @@ async function acquire(lockPath: string, options: LockOptions): Promise<void> {
       }
     }
     if (created) return;
-    if (!processHeld.has(lockPath)) {
-      const text = readText(lockPath);
-      if (text === undefined) continue; // released meanwhile: try again at once
-      const owner = parseOwner(text);
+    let holder: string;
+    if (processHeld.has(lockPath)) {
+      holder = 'is held by another task of this process; try again';
+    } else {
+      const text = readLockText(lockPath);
+      const owner = text === undefined ? undefined : parseOwner(text);
       // Lock files appear whole (linked into place), so an unreadable one is garbage. Our own pid in a lock file we
       // do not hold means a previous process with the same pid (a container's pid 1 after a reboot) left it.
       if (owner === undefined || (owner.pid === me.pid ? !processHeld.has(lockPath) : ownerGone(owner, me))) {
-        breakStale(lockPath, text, me);
-        continue;
+        if (text !== undefined) breakStale(lockPath, text, me);
+        // Look again at once: released meanwhile, or a stale lock just broken. The file calls are synchronous, so a
+        // lock that keeps coming back (or a breaker's guard that cannot be cleared) is waited for like any other,
+        // never spun on.
+        if (++immediate <= IMMEDIATE_RETRIES) continue;
+        holder = 'keeps changing, or a stale lock beside it cannot be removed; check its folder and try again';
+      } else {
+        holder = `is held by process ${owner.pid}; wait for it to finish (or stop it) and try again`;
       }
-      if (Date.now() >= deadline) {
-        throw new SecretStoreError('KEYFILE_LOCKED', `${lockPath} is held by process ${owner.pid}; wait for it to finish (or stop it) and try again`);
-      }
-    } else if (Date.now() >= deadline) {
-      throw new SecretStoreError('KEYFILE_LOCKED', `${lockPath} is held by another task of this process; try again`);
     }
+    immediate = 0;
+    if (Date.now() >= deadline) throw new SecretStoreError('KEYFILE_LOCKED', `${lockPath} ${holder}`);
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 200);
   }

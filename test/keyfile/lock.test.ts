@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withKeyFileLock } from '../../src/keyfile/keyfile.js';
@@ -174,4 +174,32 @@ console.log(JSON.stringify(out));
   assert.equal(ids.inside !== 0, ids.reference !== 0, 'inside, promise hooks are on exactly when an AsyncLocalStorage turns them on');
   assert.equal(ids.after, 0);
   assert.equal(ids.acquired, 0);
+});
+
+test('a lock file that cannot be read is an IO error that says so, not an endless retry', async () => {
+  const sub = join(dir, 'unreadable');
+  await mkdir(join(sub, '.resp-init.json.lock'), { recursive: true }); // a folder where the lock file belongs: EISDIR
+  await assert.rejects(withFileLock(join(sub, '.resp-init.json.lock'), () => Promise.resolve(1), { timeoutMs: 2000 }), {
+    code: 'IO',
+    message: /cannot read the lock file .*\.resp-init\.json\.lock \(EISDIR\); check the owner and permissions of its folder/,
+  });
+});
+
+test('a stale lock whose breaker guard cannot be cleared is waited for until the deadline, never spun on', async () => {
+  const sub = join(dir, 'stuck-guard');
+  const lockPath = join(sub, '.resp-init.json.lock');
+  await mkdir(join(sub, '.resp-init.json.lock.break'), { recursive: true }); // a guard nobody can read or remove
+  await writeFile(lockPath, JSON.stringify({ pid: 999_999_999, start: null, boot: null })); // a dead owner
+  // The event loop keeps running while it waits: a timer set now fires before the acquisition gives up.
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 20);
+  try {
+    await assert.rejects(withFileLock(lockPath, () => Promise.resolve(1), { timeoutMs: 300 }), {
+      code: 'KEYFILE_LOCKED',
+      message: /keeps changing, or a stale lock beside it cannot be removed; check its folder and try again/,
+    });
+  } finally {
+    clearInterval(timer);
+  }
+  assert.ok(ticks >= 3, `the event loop ran meanwhile (${ticks} ticks)`);
 });
