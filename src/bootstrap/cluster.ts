@@ -126,3 +126,17 @@ export async function findActive(clients: readonly VaultClient[], log: Logger, w
   const roles = probes.map((p) => `${p.client.address} ${p.role}`).join(', ');
   return { last: foreign.length > 0 ? `${roles}; sys/leader names ${foreign[0] ?? ''}, not a configured node` : roles, probes };
 }
+
+/**
+ * The node to send work to now, for a long-lived user of the store (the `--longRun` re-issue service), whose
+ * boot-time active node may have failed over since: one node alone is that node; of several, the active one when a
+ * probe finds it answering, else an unsealed standby (it forwards to the active node), else `fallback` (the request
+ * then fails with that node's own error).
+ */
+export async function currentNode(clients: readonly VaultClient[], fallback: VaultClient, log: Logger, warned: Set<string>): Promise<VaultClient> {
+  if (clients.length <= 1) return fallback;
+  const search = await findActive(clients, log, warned);
+  const answered = (c: VaultClient): boolean => search.probes.some((p) => p.client === c && isUnsealedRole(p.role));
+  if ('found' in search && answered(search.found)) return search.found;
+  return search.probes.find((p) => p.role === 'standby')?.client ?? fallback;
+}

@@ -16,11 +16,15 @@ import { startReissueServer, type ReissueServer } from '../edgex/reissue/reissue
 import { issueAdminToken } from '../edgex/token-issuer.js';
 import type { TokenProviderSettings } from '../edgex/token-provider/provider-settings.js';
 import { generateRootToken } from './root-token.js';
+import { currentNode } from './cluster.js';
 import { keyFileLocation, withLockWaiting } from './flow.js';
 
 /** What {@link startLongRun} needs. */
 export interface LongRunOptions {
   config: SecretStoreConfig;
+  /** The configured nodes (one, or a cluster's). */
+  clients: readonly VaultClient[];
+  /** The node the boot found active: used alone for one node, and when no node of a cluster answers unsealed. */
   client: VaultClient;
   /** The decrypted shares (owned from now on: wiped by `close()`). */
   shares: Buffer[];
@@ -39,12 +43,15 @@ export interface LongRun {
 
 /** Starts the re-issue service. */
 export async function startLongRun(options: LongRunOptions): Promise<LongRun> {
-  const { config, client, shares, provider, log } = options;
+  const { config, clients, shares, provider, log } = options;
+  const warned = new Set<string>();
   // Root generation assumes the key-file lock: a bootstrap or watch running meanwhile must not cancel it (or be
   // cancelled by it). Re-issues already run one at a time (the server queues them).
   const reissue = (entityId: string): Promise<void> =>
     withLockWaiting(keyFileLocation(config), 30_000, log, undefined, () => reissueLocked(entityId));
   const reissueLocked = async (entityId: string): Promise<void> => {
+    // A cluster may have failed over since the boot: each re-issue goes to the node that is active now.
+    const client = await currentNode(clients, options.client, log, warned);
     const root = await generateRootToken(client, shares, log);
     const rootToken = root.toString('utf8');
     try {

@@ -20,8 +20,10 @@ import { isSecretStoreError } from '../../src/errors.js';
 import { runWatch } from '../../src/bootstrap/watch.js';
 import { WatchMetrics } from '../../src/bootstrap/metrics.js';
 import { gatherStatus, renderStatus } from '../../src/bootstrap/status.js';
-import { sameAddress } from '../../src/bootstrap/cluster.js';
+import { currentNode, sameAddress } from '../../src/bootstrap/cluster.js';
+import { makeClients } from '../../src/bootstrap/nodes.js';
 import { FixedIkm } from './flow-fixtures.js';
+import type { VaultClient } from '../../src/vault/client.js';
 
 /** Requests that belong to the boot before the post-unseal work: state reads, init, unseal. */
 const PRE_UNSEAL = new Set(['GET sys/health', 'GET sys/seal-status', 'GET sys/leader', 'PUT sys/init', 'PUT sys/unseal']);
@@ -274,6 +276,38 @@ test('the active node dies during the setup: a standby takes over and the setup 
     assert.equal(total(h.cluster, 'PUT sys/init'), 1);
     assert.ok(h.lines.some((l) => l.includes('the secret store went away during bootstrap')));
     assert.ok(![...h.cluster.data.tokens.values()].some((t) => t.policies.includes('root')), 'both temporary root tokens revoked');
+  });
+});
+
+test('currentNode (the --longRun service after a fail-over): the node active now, else an unsealed standby, else the fallback', async () => {
+  await withCluster(3, async (h) => {
+    await h.run(); // every node unsealed, one active
+    const log = new Logger({ level: 'debug', sink: (l) => h.lines.push(l) });
+    const clients = makeClients(h.config, log);
+    const client = (node: FakeVault): VaultClient => {
+      const c = clients.find((x) => sameAddress(x.address, node.url));
+      assert.ok(c !== undefined);
+      return c;
+    };
+    const first = activeOf(h.cluster);
+    const fallback = client(first);
+    const warned = new Set<string>();
+    assert.equal((await currentNode(clients, fallback, log, warned)).address, first.url);
+    // The active node dies: a standby takes over, and the next re-issue goes there, not to the boot's node.
+    await h.cluster.kill(first);
+    const second = activeOf(h.cluster);
+    assert.notEqual(second, first);
+    assert.equal((await currentNode(clients, fallback, log, warned)).address, second.url);
+    // No node active (an election under way): an unsealed standby, which forwards once there is one.
+    h.cluster.makeActive(undefined);
+    const picked = await currentNode(clients, fallback, log, warned);
+    assert.notEqual(picked.address, first.url, 'never the dead node');
+    assert.ok(h.cluster.nodes.some((n) => sameAddress(n.url, picked.address) && !n.sealed));
+    // Nothing answers unsealed: the fallback, whose request then fails with its own error.
+    for (const n of h.cluster.nodes) if (n !== first) await h.cluster.kill(n);
+    assert.equal(await currentNode(clients, fallback, log, warned), fallback);
+    // One node alone: that node, without a probe.
+    assert.equal(await currentNode([fallback], fallback, log, warned), fallback);
   });
 });
 

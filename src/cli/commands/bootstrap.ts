@@ -163,11 +163,12 @@ async function serveAfterBoot(
         import('../../bootstrap/long-run.js'),
       ]);
       const provider = await loadTokenProviderSettings(configDirFromArgs(config.edgex.tokenProviderArgs), ctx.env, ctx.cwd);
-      // The re-issue service talks to the node the boot found active (a cluster's standbys would forward anyway).
+      // Each re-issue goes to the node that is active then (a cluster may fail over); the boot's active node is the
+      // fallback when none answers.
       const clients = makeClients(config, ctx.log, ctx.signal);
       const client = clients.find((c) => c.address === activeNode) ?? clients[0];
       if (client === undefined) throw new SecretStoreError('CONFIG', 'no secret store address configured');
-      reissue = await startLongRun({ config, client, shares, provider, log: ctx.log });
+      reissue = await startLongRun({ config, clients, client, shares, provider, log: ctx.log });
     } else wipe(...shares);
     if (!ctx.signal.aborted) {
       await new Promise<void>((resolve) => {
