@@ -80,7 +80,12 @@ export class PolicyStore implements LogicalBackend {
     const policy = parsePolicy(name, text);
     if (name === 'root') throw badRequest('cannot update "root" policy');
     const stored: StoredPolicy = { version: 1, name, raw: text };
-    await this.storage.put(storageKey(name), Buffer.from(JSON.stringify(stored), 'utf8'));
+    const bytes = Buffer.from(JSON.stringify(stored), 'utf8');
+    // Writing back what is stored changes nothing, yet costs a durable write (an fsync, or an etcd commit): every
+    // boot writes its policies again — one for the plain flow, one per service for EdgeX — and nearly all are
+    // unchanged. The answer is the same either way.
+    if ((await this.storage.get(storageKey(name)))?.equals(bytes) === true) return;
+    await this.storage.put(storageKey(name), bytes);
     this.parsed.set(name, policy);
     this.forgetAcls();
   }

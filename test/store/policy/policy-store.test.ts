@@ -27,6 +27,27 @@ test('init stores the default policy once; lists end with root', async () => {
   assert.equal((await new PolicyStore(storage).getPolicy('default'))?.text, 'path "x" { capabilities = ["read"] }');
 });
 
+test('writing a policy back unchanged makes no storage write; a change does', async () => {
+  const { store, storage } = await fresh();
+  let puts = 0;
+  const put = storage.put.bind(storage);
+  storage.put = (key, value) => {
+    puts++;
+    return put(key, value);
+  };
+  const text = 'path "secret/*" { capabilities = ["read"] }';
+  await store.setPolicy('edgex-service-core-data', text);
+  await store.setPolicy('edgex-service-core-data', text);
+  await store.setPolicy('EDGEX-service-core-data', text); // the same policy (names are lower-cased)
+  assert.equal(puts, 1, 'one write for three identical requests');
+  const changed = 'path "secret/*" { capabilities = ["read", "list"] }';
+  await store.setPolicy('edgex-service-core-data', changed);
+  assert.equal(puts, 2);
+  assert.equal((await new PolicyStore(storage).getPolicy('edgex-service-core-data'))?.text, changed);
+  const acl = await store.getAcl(['edgex-service-core-data']);
+  assert.equal(acl.allows('secret/x', 'list'), true, 'the ACL follows the change');
+});
+
 test('default policy grants what Vault grants', async () => {
   const { store } = await fresh();
   const acl = await store.getAcl(['default']);
