@@ -479,6 +479,26 @@ flowTest('a sealed boot makes only the requests it needs (docs/packaging.md, "St
   assert.equal(rest.at(-1), 'POST auth/token/revoke-self');
 });
 
+flowTest('generate-root: the threshold of shares goes at once; one refused update fails the boot with the store\'s error, and the next boot starts over', async (h) => {
+  await h.run();
+  h.fake.seal();
+  let updates = 0;
+  h.fake.hook = (_req, res, path) => {
+    if (path !== 'sys/generate-root/update' || ++updates !== 2) return false;
+    res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: ['injected refusal of one share'] }));
+    return true;
+  };
+  await rejectsWithCode(h.run(), 'STORE_ERROR', /injected refusal of one share/);
+  assert.equal(updates, 3, 'all three updates were sent (at once), and the boot waited for every answer');
+  assert.ok(![...h.fake.tokens.values()].some((t) => t.policies.includes('root')), 'no root token was made');
+  // The attempt the failed boot left open is found by the next boot's refused start, cancelled, and made again.
+  h.fake.hook = undefined;
+  h.fake.seal();
+  const before = h.fake.requests.length;
+  assert.equal((await h.run()).initialState, 'sealed');
+  assert.ok(h.fake.requests.slice(before).includes('DELETE sys/generate-root/attempt'), 'the leftover attempt was cancelled');
+});
+
 flowTest('a provisioning step that fails while the others run: its error, the others finished first, the temporary root revoked last', async (h) => {
   await h.run();
   h.fake.seal();
