@@ -6,6 +6,7 @@ import { SecretStoreError, isSecretStoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { VaultClient } from '../vault/client.js';
 import type { SealStatus } from '../vault/types.js';
+import { settleAll } from '../settle.js';
 
 /** What happened on one node. */
 export type UnsealOutcome = 'already-unsealed' | 'unsealed';
@@ -56,10 +57,10 @@ export async function unsealNode(client: VaultClient, shares: readonly Buffer[],
     if (status.progress !== 1) {
       log.warn('resetting a partial unseal attempt', { node: client.address, progress: Math.max(0, status.progress - 1) });
       await client.unsealReset();
-      return await sendShares(client, shares, log);
+      return await sendShares(client, shares, log, shares.length, status.t);
     }
     log.info('unseal share accepted', { node: client.address, progress: status.progress, threshold: status.t });
-    return await sendShares(client, shares.slice(1), log, shares.length);
+    return await sendShares(client, shares.slice(1), log, shares.length, status.t - 1);
   }
   return await unsealCarefully(client, shares, log);
 }
@@ -77,7 +78,7 @@ async function unsealCarefully(client: VaultClient, shares: readonly Buffer[], l
     log.warn('resetting a partial unseal attempt', { node: client.address, progress: status.progress });
     await client.unsealReset();
   }
-  return await sendShares(client, shares, log);
+  return await sendShares(client, shares, log, shares.length, status.t);
 }
 
 function unsealed(client: VaultClient, log: Logger): UnsealOutcome {
@@ -85,9 +86,18 @@ function unsealed(client: VaultClient, log: Logger): UnsealOutcome {
   return 'unsealed';
 }
 
-/** Sends `shares` one by one until the store says unsealed; `total` is the size of the whole set (for the error). */
-async function sendShares(client: VaultClient, shares: readonly Buffer[], log: Logger, total = shares.length): Promise<UnsealOutcome> {
-  for (const share of shares) {
+/**
+ * Sends `shares` until the store says unsealed; `total` is the size of the whole set (for the error). The first
+ * `atOnce` (the shares the store still needs) go out together: the store takes them one at a time (Vault under its
+ * state lock, `serve` under its seal mutex), so this saves round trips, not checks; the rest, if the store still
+ * says sealed, one by one.
+ */
+async function sendShares(client: VaultClient, shares: readonly Buffer[], log: Logger, total: number, atOnce: number): Promise<UnsealOutcome> {
+  const together = shares.slice(0, Math.max(1, atOnce));
+  const answers = await settleAll(together.map((share) => client.unseal(share)));
+  if (answers.some((status) => !status.sealed)) return unsealed(client, log);
+  for (const status of answers) log.info('unseal share accepted', { node: client.address, progress: status.progress, threshold: status.t });
+  for (const share of shares.slice(together.length)) {
     const status = await client.unseal(share);
     if (!status.sealed) return unsealed(client, log);
     log.info('unseal share accepted', { node: client.address, progress: status.progress, threshold: status.t });

@@ -479,6 +479,24 @@ flowTest('a sealed boot makes only the requests it needs (docs/packaging.md, "St
   assert.equal(rest.at(-1), 'POST auth/token/revoke-self');
 });
 
+flowTest('unseal: after the first share, the rest of the threshold goes at once; a refused one is UNSEAL_REJECTED after every answer, and a rerun unseals', async (h) => {
+  await h.run();
+  h.fake.seal();
+  let unseals = 0;
+  h.fake.hook = (_req, res, path) => {
+    if (path !== 'sys/unseal' || ++unseals !== 2) return false;
+    res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: ['injected refusal of one share'] }));
+    return true;
+  };
+  await rejectsWithCode(h.run(), 'UNSEAL_REJECTED');
+  assert.equal(unseals, 3, 'shares 2 and 3 were sent together, and the run waited for both answers');
+  assert.equal(h.fake.sealed, true);
+  h.fake.hook = undefined;
+  const r = await h.run(); // the partial attempt (shares 1 and 3) is found by the first share's progress and reset
+  assert.equal(r.initialState, 'sealed');
+  assert.equal(h.fake.sealed, false);
+});
+
 flowTest('generate-root: the threshold of shares goes at once; one refused update fails the boot with the store\'s error, and the next boot starts over', async (h) => {
   await h.run();
   h.fake.seal();
