@@ -20,7 +20,7 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Device, errorLine, maskName } from './lib/device.js';
-import { LeakScan } from './lib/leaks.js';
+import { LeakScan, checkLeaks } from './lib/leaks.js';
 import { runCliTo, spawnCli } from './lib/procs.js';
 import { healthStatus } from './lib/store.js';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
@@ -282,8 +282,7 @@ export async function run(options: Partial<ConcurrencyOptions> = {}): Promise<Pa
   } finally {
     await scan.stopProcSampler();
   }
-  const leaks = scan.scan();
-  report.check('leak hits (IKM, shares, tokens in outputs, files, argv, environ)', leaks.hits.length, '= 0', leaks.hits.length === 0, leaks.hits.slice(0, 5).map((h) => `${h.label} in ${h.source} (${h.form})`).join('; '));
+  const leaks = checkLeaks(report, scan, 'IKM, shares, tokens in outputs, files, argv, environ');
   report.info('leak scan coverage', `${leaks.secrets} secrets, ${leaks.sources} sources, ${(leaks.bytes / 2 ** 20).toFixed(1)} MiB, ${leaks.processes} processes sampled`);
   return report.result();
 }

@@ -35,7 +35,7 @@ import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { unprotectBlob, isProtectedBlob } from '../../src/vmk/protected-blob.js';
 import { Device, errorLine, maskMessage, maskName, writeFakeKey } from './lib/device.js';
-import { LeakScan } from './lib/leaks.js';
+import { LeakScan, checkLeaks } from './lib/leaks.js';
 import { runCliTo, spawnCli, type CliOutcome } from './lib/procs.js';
 import { healthStatus } from './lib/store.js';
 import { Report, Rng, envInt, envStr, excerpt, median, runAsMain, seedFromEnv, sleep, type PartResult } from './lib/util.js';
@@ -563,8 +563,7 @@ export async function run(options: Partial<CrashBootOptions> = {}): Promise<Part
   } finally {
     await scan.stopProcSampler();
   }
-  const leaks = scan.scan();
-  report.check('leak hits (IKM, shares, tokens in outputs, files, argv, environ)', leaks.hits.length, '= 0', leaks.hits.length === 0, leaks.hits.slice(0, 5).map((h) => `${h.label} in ${maskMessage(h.source)} (${h.form})`).join('; '));
+  const leaks = checkLeaks(report, scan, 'IKM, shares, tokens in outputs, files, argv, environ', maskMessage);
   report.info('leak scan coverage', `${leaks.secrets} secrets, ${leaks.sources} sources, ${(leaks.bytes / 2 ** 20).toFixed(1)} MiB, ${leaks.processes} processes sampled`);
   return report.result();
 }

@@ -25,7 +25,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
-import { LeakScan } from './lib/leaks.js';
+import { LeakScan, checkLeaks } from './lib/leaks.js';
 import { StoreClient, TransportError, dataOf, type HttpResult } from './lib/http.js';
 import { ServeProc } from './lib/procs.js';
 import { expectOk, initStore, must, unsealStore, type StoreKeys } from './lib/store.js';
@@ -583,8 +583,7 @@ export async function run(options: Partial<CrashStoreOptions> = {}): Promise<Par
   await killRounds(o, report, scan, rng);
   if (o.fullDisk) await diskLimits(report, scan);
   else report.note('full disk and read-only data folder: off (CHAOS_STORE_FULL_DISK=0)');
-  const leaks = scan.scan();
-  report.check('leak hits (unseal keys, root token, tokens, passwords in the log and data folder)', leaks.hits.length, '= 0', leaks.hits.length === 0, leaks.hits.slice(0, 5).map((h) => `${h.label} in ${h.source} (${h.form})`).join('; '));
+  const leaks = checkLeaks(report, scan, 'unseal keys, root token, tokens, passwords in the log and data folder');
   report.info('leak scan coverage', `${leaks.secrets} secrets, ${leaks.sources} sources, ${(leaks.bytes / 2 ** 20).toFixed(1)} MiB`);
   return report.result();
 }

@@ -33,7 +33,7 @@ import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { join } from 'node:path';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
-import { LeakScan } from './lib/leaks.js';
+import { LeakScan, checkLeaks, scanServeAndRemove } from './lib/leaks.js';
 import { RawConn, StoreClient, dataOf, rawRequest, type RawResponse } from './lib/http.js';
 import { ServeProc, memoryOf } from './lib/procs.js';
 import { createToken, expectOk, initStore, listKeys, must, unsealStore, type StoreKeys } from './lib/store.js';
@@ -1316,14 +1316,10 @@ export async function run(options: Partial<FuzzOptions> = {}): Promise<PartResul
   } finally {
     for (const s of slows) s.stop();
     client.close();
-    scan.addText('serve output', serve.output());
-    await serve.kill();
-    await scan.addFolder(join(dir, 'data'));
-    await removeTempDir(dir);
+    await scanServeAndRemove(scan, serve, dir);
     unregister();
   }
-  const leaks = scan.scan();
-  report.check('leak hits (tokens, unseal keys, passwords in the serve log and data folder)', leaks.hits.length, '= 0', leaks.hits.length === 0, leaks.hits.slice(0, 5).map((h) => `${h.label} in ${h.source} (${h.form})`).join('; '));
+  checkLeaks(report, scan, 'tokens, unseal keys, passwords in the serve log and data folder');
   return report.result();
 }
 

@@ -14,7 +14,7 @@
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
-import { LeakScan } from './lib/leaks.js';
+import { LeakScan, checkLeaks, scanServeAndRemove } from './lib/leaks.js';
 import { StoreClient, TransportError, type HttpResult } from './lib/http.js';
 import { ServeProc, fdCountOf, memoryOf } from './lib/procs.js';
 import { initStore, must, unsealStore } from './lib/store.js';
@@ -197,14 +197,10 @@ export async function run(options: Partial<SoakOptions> = {}): Promise<PartResul
     report.table({ title: 'answers by status', header: ['status', 'count'], rows: [...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => [s, n]) });
   } finally {
     admin.close();
-    scan.addText('serve output', serve.output());
-    await serve.kill();
-    await scan.addFolder(join(dir, 'data'));
-    await removeTempDir(dir);
+    await scanServeAndRemove(scan, serve, dir);
     unregister();
   }
-  const leaks = scan.scan();
-  report.check('leak hits (unseal keys, root token, password in the serve log and data folder)', leaks.hits.length, '= 0', leaks.hits.length === 0, leaks.hits.slice(0, 5).map((h) => `${h.label} in ${h.source} (${h.form})`).join('; '));
+  checkLeaks(report, scan, 'unseal keys, root token, password in the serve log and data folder');
   return report.result();
 }
 

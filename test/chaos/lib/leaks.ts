@@ -10,6 +10,9 @@ import { readFile, readdir, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { MIN_LEAK, secretForms } from '../../helpers/secret-scan.js';
+import { removeTempDir } from '../../helpers/tmp.js';
+import type { ServeProc } from './procs.js';
+import type { Report } from './util.js';
 
 /** Same window and stride as secret-scan.ts: every leaked run of MIN_LEAK (15) or more characters is caught. */
 const WINDOW = 12;
@@ -209,3 +212,25 @@ export class ProcSampler {
 }
 
 export { MIN_LEAK };
+
+/**
+ * The end of a part that ran `serve` on `dir/data`: its output and data folder go to the scan, it is killed and
+ * `dir` removed (call in the part's `finally`).
+ */
+export async function scanServeAndRemove(scan: LeakScan, serve: ServeProc, dir: string): Promise<void> {
+  scan.addText('serve output', serve.output());
+  await serve.kill();
+  await scan.addFolder(join(dir, 'data'));
+  await removeTempDir(dir);
+}
+
+/**
+ * Runs the scan and records its hits in `report` as one check (`what`: the secrets looked for, and where); the first
+ * five hits are named, their source shown through `showSource` (e.g. to mask what a message quotes). Returns the
+ * scan's result (for its coverage figures).
+ */
+export function checkLeaks(report: Report, scan: LeakScan, what: string, showSource: (source: string) => string = (source) => source): LeakReport {
+  const leaks = scan.scan();
+  report.check(`leak hits (${what})`, leaks.hits.length, '= 0', leaks.hits.length === 0, leaks.hits.slice(0, 5).map((h) => `${h.label} in ${showSource(h.source)} (${h.form})`).join('; '));
+  return leaks;
+}
