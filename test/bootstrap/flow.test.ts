@@ -479,17 +479,23 @@ flowTest('a sealed boot makes only the requests it needs (docs/packaging.md, "St
   assert.equal(rest.at(-1), 'POST auth/token/revoke-self');
 });
 
-flowTest('unseal: after the first share, the rest of the threshold goes at once; a refused one is UNSEAL_REJECTED after every answer, and a rerun unseals', async (h) => {
-  await h.run();
-  h.fake.seal();
-  let unseals = 0;
-  h.fake.hook = (_req, res, path) => {
-    if (path !== 'sys/unseal' || ++unseals !== 2) return false;
+/** Makes the fake refuse (400) the second request to `path`; `seen` counts the requests to it. */
+function refuseSecond(fake: FakeVault, path: string): { seen: number } {
+  const counter = { seen: 0 };
+  fake.hook = (_req, res, p) => {
+    if (p !== path || ++counter.seen !== 2) return false;
     res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: ['injected refusal of one share'] }));
     return true;
   };
+  return counter;
+}
+
+flowTest('unseal: after the first share, the rest of the threshold goes at once; a refused one is UNSEAL_REJECTED after every answer, and a rerun unseals', async (h) => {
+  await h.run();
+  h.fake.seal();
+  const unseals = refuseSecond(h.fake, 'sys/unseal');
   await rejectsWithCode(h.run(), 'UNSEAL_REJECTED');
-  assert.equal(unseals, 3, 'shares 2 and 3 were sent together, and the run waited for both answers');
+  assert.equal(unseals.seen, 3, 'shares 2 and 3 were sent together, and the run waited for both answers');
   assert.equal(h.fake.sealed, true);
   h.fake.hook = undefined;
   const r = await h.run(); // the partial attempt (shares 1 and 3) is found by the first share's progress and reset
@@ -500,14 +506,9 @@ flowTest('unseal: after the first share, the rest of the threshold goes at once;
 flowTest('generate-root: the threshold of shares goes at once; one refused update fails the boot with the store\'s error, and the next boot starts over', async (h) => {
   await h.run();
   h.fake.seal();
-  let updates = 0;
-  h.fake.hook = (_req, res, path) => {
-    if (path !== 'sys/generate-root/update' || ++updates !== 2) return false;
-    res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: ['injected refusal of one share'] }));
-    return true;
-  };
+  const updates = refuseSecond(h.fake, 'sys/generate-root/update');
   await rejectsWithCode(h.run(), 'STORE_ERROR', /injected refusal of one share/);
-  assert.equal(updates, 3, 'all three updates were sent (at once), and the boot waited for every answer');
+  assert.equal(updates.seen, 3, 'all three updates were sent (at once), and the boot waited for every answer');
   assert.ok(![...h.fake.tokens.values()].some((t) => t.policies.includes('root')), 'no root token was made');
   // The attempt the failed boot left open is found by the next boot's refused start, cancelled, and made again.
   h.fake.hook = undefined;
