@@ -47,6 +47,8 @@ function builtin(id: 'node:http' | 'node:https' | 'node:tls'): unknown {
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 /** How long an idle kept-alive connection is kept (the gateway keeps them far longer). */
 const IDLE_SOCKET_MS = 30_000;
+/** The longest a repeatable call waits for one member in its first round of endpoints (doubled each round). */
+const ATTEMPT_CAP_MS = 2000;
 /** Pause between two rounds over every endpoint, so an election in progress is waited for, not hammered. */
 const ROUND_PAUSE_MS = 150;
 /** Errors raised before any byte reached the server: safe to send the call to another endpoint whatever it is. */
@@ -261,9 +263,13 @@ export class EtcdClient {
         const remaining = deadline - performance.now();
         if (remaining <= 0) break;
         // A call that may be repeated leaves room for the endpoints after this one: a member cut off from the
-        // others (it hangs rather than refuses) then costs a share of the budget, not all of it.
+        // others (it hangs rather than refuses) then costs a share of the budget, not all of it. The share is also
+        // capped (2 s in the first round, doubling each round): a member that took the call just before its raft
+        // leader died answers only when etcd's own request timeout passes (about 7 s), while the next member can
+        // take the call as soon as the new leader is elected (1–2.5 s).
         const untried = n - i;
-        const attemptMs = options.idempotent && untried > 1 ? Math.max(remaining / untried, Math.min(remaining, 1000)) : remaining;
+        const share = Math.min(remaining / untried, ATTEMPT_CAP_MS * 2 ** round);
+        const attemptMs = options.idempotent ? Math.min(remaining, Math.max(share, 1000)) : remaining;
         let answer: Answer;
         try {
           const token = this.credentials === undefined ? undefined : await this.authToken(index, attemptMs);

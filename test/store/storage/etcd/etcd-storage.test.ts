@@ -226,6 +226,13 @@ test('an endpoint that never answers: alone it fails the call within the timeout
   await s.put('k', Buffer.from('v'));
   assert.deepEqual(await s.get('k'), Buffer.from('v'));
   assert.ok(Date.now() - before < 500, 'later calls start at the endpoint that answered');
+  // A long budget does not make a silent member cost a long share: it is capped (2 s in the first round). Without
+  // the cap, a 30 s budget over two endpoints would wait 15 s on the first.
+  const patientStarted = Date.now();
+  const patient = await open(t, { endpoints: [hang, ...c.endpoints], requestTimeoutMs: 30_000 });
+  await patient.put('k2', Buffer.from('v'));
+  const patientTook = Date.now() - patientStarted;
+  assert.ok(patientTook < 8000, `a silent member costs a capped share: ${patientTook} ms`);
 });
 
 test('malformed answers are refused with STORE_UNAVAILABLE, not trusted', async (t) => {
