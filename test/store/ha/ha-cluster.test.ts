@@ -14,6 +14,7 @@ import { FORWARDED_CLIENT_HEADER } from '../../../src/store/ha/forwarded-address
 import { NO_ACTIVE_NODE } from '../../../src/store/ha/forwarder.js';
 import { MemorySharedCluster } from '../../helpers/memory-shared-storage.js';
 import { call, type CallOptions, type TestResponse } from '../http/client.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 type Json = Record<string, unknown>;
 
@@ -49,16 +50,6 @@ async function activeNode(among: StoreServer[]): Promise<StoreServer | undefined
   for (const n of among) if ((await api(n, 'GET', 'sys/health')).status === 200) found.push(n);
   assert.ok(found.length <= 1, 'at most one active node');
   return found[0];
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** A request from the client address `localAddress` (127.0.0.x), with extra headers. */

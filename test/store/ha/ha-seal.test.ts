@@ -4,7 +4,7 @@
  * refused once any node was active; an engine without quorum answers 503 with Vault's body; a deposed active node's
  * storage stays fenced.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { sha256 } from '../../../src/crypto.js';
 import { Logger } from '../../../src/log.js';
@@ -12,13 +12,19 @@ import { STORAGE_UNAVAILABLE_MESSAGE } from '../../../src/store/http/api.js';
 import { StoreServer } from '../../../src/store/server.js';
 import { MemorySharedCluster, type MemorySharedStorage } from '../../helpers/memory-shared-storage.js';
 import { call, type CallOptions, type TestResponse } from '../http/client.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 type Json = Record<string, unknown>;
 
-async function startNodes(cluster: MemorySharedCluster, count: number): Promise<{ servers: StoreServer[]; storages: MemorySharedStorage[] }> {
+/** Two `serve` nodes on one shared in-memory storage, closed when the test ends. */
+async function twoNodes(t: TestContext): Promise<{ cluster: MemorySharedCluster; a: StoreServer; b: StoreServer; storages: MemorySharedStorage[] }> {
+  const cluster = new MemorySharedCluster();
   const servers: StoreServer[] = [];
   const storages: MemorySharedStorage[] = [];
-  for (let i = 0; i < count; i++) {
+  t.after(async () => {
+    for (const s of servers) await s.close();
+  });
+  for (let i = 0; i < 2; i++) {
     const storage = cluster.node();
     storages.push(storage);
     servers.push(
@@ -30,34 +36,20 @@ async function startNodes(cluster: MemorySharedCluster, count: number): Promise<
       }),
     );
   }
-  return { servers, storages };
+  const [a, b] = servers;
+  assert.ok(a !== undefined && b !== undefined);
+  return { cluster, a, b, storages };
 }
 
 const api = (node: StoreServer, method: string, path: string, options: CallOptions = {}): Promise<TestResponse> =>
   call(node.url, method, `/v1/${path}`, options);
 const json = (r: TestResponse): Json => r.json as Json;
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const attemptId = Buffer.alloc(32, 7);
 const attemptSha = sha256(attemptId).toString('hex');
 
 test('init attempt: visible from every node, abandonable from another node while none was unsealed', async (t) => {
-  const cluster = new MemorySharedCluster();
-  const { servers } = await startNodes(cluster, 2);
-  const [a, b] = servers;
-  assert.ok(a !== undefined && b !== undefined);
-  t.after(async () => {
-    for (const s of servers) await s.close();
-  });
+  const { cluster, a, b } = await twoNodes(t);
   assert.equal((await api(a, 'PUT', 'sys/init', { body: { secret_shares: 1, secret_threshold: 1, init_attempt_sha256: attemptSha } })).status, 200);
   assert.equal(json(await api(b, 'GET', 'sys/seal-status')).init_attempt_sha256, attemptSha);
   const abandoned = await api(b, 'PUT', 'sys/init/abandon', { body: { init_attempt: attemptId.toString('hex') } });
@@ -69,13 +61,7 @@ test('init attempt: visible from every node, abandonable from another node while
 });
 
 test('init attempt: removed by the node that becomes active; abandonment then refused everywhere', async (t) => {
-  const cluster = new MemorySharedCluster();
-  const { servers } = await startNodes(cluster, 2);
-  const [a, b] = servers;
-  assert.ok(a !== undefined && b !== undefined);
-  t.after(async () => {
-    for (const s of servers) await s.close();
-  });
+  const { cluster, a, b } = await twoNodes(t);
   const init = await api(a, 'PUT', 'sys/init', { body: { secret_shares: 1, secret_threshold: 1, init_attempt_sha256: attemptSha } });
   const key = (json(init).keys as string[])[0] ?? '';
   // No node may become active yet: the unseal itself must not touch the recorded attempt.
@@ -98,13 +84,7 @@ test('init attempt: removed by the node that becomes active; abandonment then re
 });
 
 test('no quorum: the active node answers 503 with Vault\'s error body; a deposed node\'s writes are fenced', async (t) => {
-  const cluster = new MemorySharedCluster();
-  const { servers, storages } = await startNodes(cluster, 2);
-  const [a, b] = servers;
-  assert.ok(a !== undefined && b !== undefined);
-  t.after(async () => {
-    for (const s of servers) await s.close();
-  });
+  const { cluster, a, b, storages } = await twoNodes(t);
   cluster.barred.add(b.url);
   const init = json(await api(a, 'PUT', 'sys/init', { body: { secret_shares: 1, secret_threshold: 1 } }));
   const key = (init.keys as string[])[0] ?? '';

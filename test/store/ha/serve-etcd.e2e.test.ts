@@ -18,6 +18,7 @@ import { runProgram } from '../../helpers/run-hook.js';
 import { makeTempDir, removeTempDir } from '../../helpers/tmp.js';
 import { call, type CallOptions, type TestResponse } from '../http/client.js';
 import { stopChild } from '../../helpers/stop-child.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 type Json = Record<string, unknown>;
 
@@ -92,16 +93,6 @@ async function activeAmong(nodes: Node[]): Promise<Node | undefined> {
   return active[0];
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 async function startEtcd(t: TestContext): Promise<EtcdCluster | undefined> {
   if (!requireTools(t, [ETCD], ETCD_PACKAGES)) return undefined;
   return await EtcdCluster.start(3);
@@ -142,7 +133,7 @@ test('three serve nodes on etcd: init once, one active, writes through a standby
     for (const k of keys.slice(1, 3)) await api(n, 'PUT', 'sys/unseal', { body: { key: k } });
     assert.equal(json(await api(n, 'GET', 'sys/seal-status')).sealed, false);
   }
-  const active = await waitFor('one active node', () => activeAmong(nodes), 15_000);
+  const active = await waitFor('one active node', () => activeAmong(nodes), 15_000, 50);
   const standbys = nodes.filter((n) => n !== active);
   for (const s of standbys) {
     const h = await api(s, 'GET', 'sys/health');
@@ -196,7 +187,7 @@ test('three serve nodes on etcd: init once, one active, writes through a standby
   // kill -9 of the active node: its lease expires and a standby takes over.
   const killedAt = Date.now();
   await stopNode(active, 'SIGKILL');
-  const next = await waitFor('a new active node', () => activeAmong(standbys), 15_000);
+  const next = await waitFor('a new active node', () => activeAmong(standbys), 15_000, 50);
   const failoverMs = Date.now() - killedAt;
   t.diagnostic(`fail-over after kill -9: ${String(failoverMs)} ms`);
   assert.ok(failoverMs < 10_000, `fail-over took ${String(failoverMs)} ms`);
