@@ -15,6 +15,7 @@ import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
 import { VaultClient } from '../../src/vault/client.js';
 import { Logger } from '../../src/log.js';
 import { isSecretStoreError } from '../../src/errors.js';
+import { closeServer } from '../helpers/close-server.js';
 
 const run = promisify(execFile);
 
@@ -217,12 +218,7 @@ test('TLS: a certificate from a CA the client was not given (UNABLE_TO_VERIFY_LE
       assert.equal(handshakes, 1, 'not retried');
       assert.equal(requests, 0);
     } finally {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-      });
+      await closeServer(server);
     }
   } finally {
     await removeTempDir(dir);
@@ -257,12 +253,7 @@ test('TLS: an untrusted certificate fails clearly; with the CA file it works', a
       const status = await new VaultClient({ address, ca: await readFile(cert) }).sealStatus();
       assert.equal(status.initialized, false);
     } finally {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-      });
+      await closeServer(server);
     }
   } finally {
     await removeTempDir(dir);

@@ -11,6 +11,7 @@ import {
   listRequestFromParseError,
   rewriteListLine,
 } from '../../../src/store/http/list-rewrite.js';
+import { closeServer } from '../../helpers/close-server.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 /** Feeds chunks in order; also checks that `lastPushUnchanged` is only ever claimed when it is true. */
@@ -225,12 +226,7 @@ test('raw socket: without the rewriter Node rejects LIST (why the rewriter exist
     const text = await rawExchange(port, ['LIST /v1/a HTTP/1.1\r\nHost: a\r\n\r\n'], 1);
     assert.match(text, /HTTP\/1\.1 400/);
   } finally {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => {
-      server.close(() => {
-        resolve();
-      });
-    });
+    await closeServer(server);
   }
 });
 

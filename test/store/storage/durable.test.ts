@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { LOCK_FILE, openDurableStorage } from '../../../src/store/storage/durable.js';
 import { heldFileLocks } from '../../../src/keyfile/lock.js';
 import { makeTempDir, removeTempDir } from '../../helpers/tmp.js';
+import { closeServer } from '../../helpers/close-server.js';
 
 async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
   const root = await makeTempDir();
@@ -126,8 +127,7 @@ test('an open store runs outside any lock context: none in a request handler, an
         const res = await fetch(`http://127.0.0.1:${address.port}/`);
         assert.deepEqual(await res.json(), { locks: [], value: 'v' });
       } finally {
-        server.closeAllConnections();
-        await new Promise((resolve) => server.close(resolve));
+        await closeServer(server);
       }
     } finally {
       await s.close();
